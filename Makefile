@@ -1,0 +1,39 @@
+# bonefrac: `make run` and `make test` set themselves up on a fresh machine.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip
+# torch is pinned to the build that lies on this project's CI machines (see constraints.txt).
+PIP_INSTALL := $(PIP) install --disable-pip-version-check -q -c constraints.txt
+
+.PHONY: help venv test test-fast lint run clean
+
+help:
+	@echo "make run        set up and start bonefrac on its built-in default"
+	@echo "make test       set up and run the whole test suite"
+	@echo "make test-fast  the suite without the slow container stage"
+	@echo "make lint       ruff over src, tests and bench"
+
+$(VENV)/.installed: pyproject.toml constraints.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) install --disable-pip-version-check -q --upgrade pip setuptools wheel
+	$(PIP_INSTALL) -e '.[train,serve,report,dev]'
+	touch $@
+
+venv: $(VENV)/.installed
+
+test: venv
+	$(PY) -m pytest -q
+
+test-fast: venv
+	$(PY) -m pytest -q -m "not container"
+
+lint: venv
+	$(PY) -m ruff check src tests bench
+
+run: venv
+	$(VENV)/bin/bonefrac data synth --out .data/synthetic --images 60 --seed 0
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache .data runs

@@ -1,0 +1,5 @@
+"""Allow `python -m bonefrac ...`."""
+
+from bonefrac.cli import main
+
+main()

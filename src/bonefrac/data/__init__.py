@@ -1,0 +1,1 @@
+"""Data sets: reading YOLO layouts, checks, EDA reports, subsets, synthetic radiographs."""

@@ -1,0 +1,1 @@
+"""Evaluation: box matching, AP/ROC/FROC with bootstrap intervals, operating points, reports."""

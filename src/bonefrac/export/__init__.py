@@ -1,0 +1,1 @@
+"""Export to ONNX with a parity check against the .pt model."""

@@ -1,0 +1,1 @@
+"""Image input: any supported file -> RGB pixels + metadata; boxes drawn on images."""

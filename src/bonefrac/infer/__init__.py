@@ -1,0 +1,1 @@
+"""The CPU inference engine: onnxruntime, letterbox, decode and NMS in numpy. Never imports torch."""

@@ -1,0 +1,133 @@
+"""Typed records passed between stages. Framework objects never cross a stage boundary."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+
+Severity = Literal["error", "warning", "info"]
+
+
+@dataclass(frozen=True)
+class Detections:
+    """Boxes found on one image, in original pixel coordinates (x1, y1, x2, y2)."""
+
+    xyxy: np.ndarray
+    confidence: np.ndarray
+    class_id: np.ndarray
+    class_names: tuple[str, ...] = ()
+
+    def __post_init__(self) -> None:
+        xyxy = np.asarray(self.xyxy, dtype=np.float32)
+        if xyxy.size == 0:
+            xyxy = xyxy.reshape(0, 4)
+        if xyxy.ndim != 2 or xyxy.shape[1] != 4:
+            raise ValueError(f"xyxy must be (N, 4), got {tuple(xyxy.shape)}")
+        n = xyxy.shape[0]
+        confidence = np.asarray(self.confidence, dtype=np.float32).reshape(-1)
+        class_id = np.asarray(self.class_id, dtype=np.int64).reshape(-1)
+        if confidence.shape != (n,):
+            raise ValueError(f"confidence must be ({n},) to match xyxy, got {tuple(confidence.shape)}")
+        if class_id.shape != (n,):
+            raise ValueError(f"class_id must be ({n},) to match xyxy, got {tuple(class_id.shape)}")
+        if n and np.any(xyxy[:, 2:] < xyxy[:, :2]):
+            raise ValueError("xyxy must have x2 >= x1 and y2 >= y1 for every box")
+        if self.class_names and n and (class_id.min() < 0 or class_id.max() >= len(self.class_names)):
+            raise ValueError(
+                f"class_id must be in 0..{len(self.class_names) - 1} for class names {self.class_names}, "
+                f"got {sorted(set(class_id.tolist()))}"
+            )
+        object.__setattr__(self, "xyxy", xyxy)
+        object.__setattr__(self, "confidence", confidence)
+        object.__setattr__(self, "class_id", class_id)
+        object.__setattr__(self, "class_names", tuple(self.class_names))
+
+    @classmethod
+    def empty(cls, class_names: tuple[str, ...] = ()) -> Detections:
+        return cls(np.zeros((0, 4), np.float32), np.zeros(0, np.float32), np.zeros(0, np.int64), class_names)
+
+    def __len__(self) -> int:
+        return int(self.xyxy.shape[0])
+
+    def select(self, mask: np.ndarray) -> Detections:
+        """The detections where `mask` (boolean or index array) holds."""
+        return Detections(self.xyxy[mask], self.confidence[mask], self.class_id[mask], self.class_names)
+
+    def above(self, threshold: float) -> Detections:
+        """The detections with confidence >= threshold."""
+        return self.select(self.confidence >= threshold)
+
+    def to_list(self) -> list[dict[str, Any]]:
+        """JSON-ready list, one dict per box."""
+        names = self.class_names
+        return [
+            {
+                "xyxy": [round(float(v), 2) for v in box],
+                "confidence": round(float(conf), 5),
+                "class_id": int(cid),
+                "class_name": names[int(cid)] if names else str(int(cid)),
+            }
+            for box, conf, cid in zip(self.xyxy, self.confidence, self.class_id, strict=True)
+        ]
+
+
+@dataclass(frozen=True)
+class Radiograph:
+    """A decoded image ready for a detector: RGB uint8 pixels plus what the file said about itself."""
+
+    pixels: np.ndarray  # (H, W, 3) uint8, RGB, display-ready (DICOM already windowed)
+    source_format: str  # "jpeg", "png", "bmp", "tiff", "dicom", ...
+    pixel_spacing_mm: tuple[float, float] | None = None  # (row spacing, column spacing)
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        p = self.pixels
+        if p.ndim != 3 or p.shape[2] != 3 or p.dtype != np.uint8:
+            raise ValueError(f"pixels must be (H, W, 3) uint8, got {tuple(p.shape)} {p.dtype}")
+
+    @property
+    def height(self) -> int:
+        return int(self.pixels.shape[0])
+
+    @property
+    def width(self) -> int:
+        return int(self.pixels.shape[1])
+
+
+@dataclass(frozen=True)
+class DatasetSpec:
+    """A YOLO data set as read from data.yaml: where each split's images are, and the class names."""
+
+    yaml_path: Path
+    root: Path
+    splits: dict[str, tuple[Path, ...]]  # split name ("train", "val", "test") -> image paths, sorted
+    class_names: tuple[str, ...]
+    fingerprint: str  # sha256 over image names, sizes and label contents
+
+    def images(self, split: str) -> tuple[Path, ...]:
+        if split not in self.splits:
+            raise KeyError(f"split {split!r} not in data set; available: {sorted(self.splits)}")
+        return self.splits[split]
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One thing a data check found, with every affected file named."""
+
+    severity: Severity
+    kind: str
+    split: str | None
+    files: tuple[str, ...]
+    detail: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "severity": self.severity,
+            "kind": self.kind,
+            "split": self.split,
+            "files": list(self.files),
+            "detail": self.detail,
+        }

@@ -1,0 +1,1 @@
+"""Training: thin adapter over ultralytics, experiment matrices, the runs/ registry."""
