@@ -54,3 +54,42 @@ def fracatlas_yaml() -> Path:
             f"FracAtlas not found at {FRACATLAS} (set BONEFRAC_FRACATLAS or place shared/ beside the repo)"
         )
     return path
+
+
+@pytest.fixture(scope="session")
+def tiny_pt_weights(tmp_path_factory: pytest.TempPathFactory, synthetic_dataset: Path) -> Path:
+    """A real YOLO11n .pt trained 1 epoch at imgsz 64 on the synthetic set (untrained quality; for plumbing)."""
+    import torch
+
+    from bonefrac.ultralytics_env import prepare_ultralytics
+
+    prepare_ultralytics()
+    from ultralytics import YOLO
+
+    torch.manual_seed(0)
+    model = YOLO("yolo11n.yaml")
+    project = tmp_path_factory.mktemp("tiny_model")
+    model.train(
+        data=str(synthetic_dataset), epochs=1, imgsz=64, batch=8, device="cpu", workers=0, project=str(project),
+        name="run", exist_ok=True, plots=False, val=False, amp=False, verbose=False, seed=0, deterministic=True,
+    )
+    weights = project / "run" / "weights" / "last.pt"
+    if not weights.is_file():
+        raise RuntimeError(f"tiny training wrote no weights at {weights}")
+    return weights
+
+
+@pytest.fixture(scope="session")
+def tiny_onnx_model(tmp_path_factory: pytest.TempPathFactory, tiny_pt_weights: Path) -> Path:
+    """tiny_pt_weights exported to ONNX at imgsz 64 by ultralytics' exporter (no NMS inside)."""
+    import shutil
+
+    from bonefrac.ultralytics_env import prepare_ultralytics
+
+    prepare_ultralytics()
+    from ultralytics import YOLO
+
+    exported = Path(YOLO(str(tiny_pt_weights)).export(format="onnx", imgsz=64, simplify=False, dynamic=False))
+    target = tmp_path_factory.mktemp("tiny_onnx") / "model.onnx"
+    shutil.copyfile(exported, target)
+    return target
