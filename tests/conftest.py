@@ -58,7 +58,7 @@ def fracatlas_yaml() -> Path:
 
 @pytest.fixture(scope="session")
 def tiny_pt_weights(tmp_path_factory: pytest.TempPathFactory, synthetic_dataset: Path) -> Path:
-    """A real YOLO11n .pt trained 1 epoch at imgsz 64 on the synthetic set (untrained quality; for plumbing)."""
+    """A real YOLO11n .pt, 1 epoch at imgsz 64 on the synthetic set (untrained quality; for plumbing)."""
     import torch
 
     from bonefrac.ultralytics_env import prepare_ultralytics
@@ -70,8 +70,21 @@ def tiny_pt_weights(tmp_path_factory: pytest.TempPathFactory, synthetic_dataset:
     model = YOLO("yolo11n.yaml")
     project = tmp_path_factory.mktemp("tiny_model")
     model.train(
-        data=str(synthetic_dataset), epochs=1, imgsz=64, batch=8, device="cpu", workers=0, project=str(project),
-        name="run", exist_ok=True, plots=False, val=False, amp=False, verbose=False, seed=0, deterministic=True,
+        data=str(synthetic_dataset),
+        epochs=1,
+        imgsz=64,
+        batch=8,
+        device="cpu",
+        workers=0,
+        project=str(project),
+        name="run",
+        exist_ok=True,
+        plots=False,
+        val=False,
+        amp=False,
+        verbose=False,
+        seed=0,
+        deterministic=True,
     )
     weights = project / "run" / "weights" / "last.pt"
     if not weights.is_file():
