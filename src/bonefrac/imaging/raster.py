@@ -56,8 +56,12 @@ def decode_raster(
         width, height = image.size
         check_pixel_count(width, height, max_pixels, what)
         try:
+            orientation = _orientation(image)
             image.load()
-            orientation = int(image.getexif().get(_EXIF_ORIENTATION, 1) or 1)
+            # Pillow's TIFF loader turns the pixels upright itself and then drops the tag.
+            still_to_apply = orientation if _orientation(image) == orientation else 1
+            if still_to_apply == 1 and orientation >= 5:  # Pillow reported the upright size
+                width, height = height, width
             pixels, extra = _to_rgb(image, what)
         except ImageError:
             raise
@@ -75,10 +79,15 @@ def decode_raster(
             "exif_orientation": orientation,
             **extra,
         }
-        if fmt == "jpeg" and image.mode == "CMYK" and image.info.get("adobe"):
-            metadata["cmyk_note"] = "Adobe CMYK JPEG converted with Pillow's plain CMYK->RGB formula"
-    pixels = apply_exif_orientation(pixels, orientation)
+    pixels = apply_exif_orientation(pixels, still_to_apply)
     return pixels, metadata
+
+
+def _orientation(image: Image.Image) -> int:
+    try:
+        return int(image.getexif().get(_EXIF_ORIENTATION, 1) or 1)
+    except (TypeError, ValueError):
+        return 1
 
 
 def _to_rgb(image: Image.Image, what: str) -> tuple[np.ndarray, dict[str, Any]]:
