@@ -267,3 +267,36 @@ def test_dicom_without_pydicom_says_what_to_install(make_dicom, monkeypatch):
     monkeypatch.setitem(sys.modules, "pydicom", None)
     with pytest.raises(ImageError, match=r"needs pydicom.*pip install 'bonefrac\[serve\]'"):
         load_image(data)
+
+
+def test_dicom_enhanced_functional_groups_give_per_frame_window_and_spacing(make_dicom):
+    from pydicom.dataset import Dataset
+
+    def group(**macros):
+        item = Dataset()
+        for macro, values in macros.items():
+            inner = Dataset()
+            for keyword, value in values.items():
+                setattr(inner, keyword, value)
+            setattr(item, macro, [inner])
+        return item
+
+    shared = group(
+        PixelMeasuresSequence={"PixelSpacing": [0.25, 0.5]},
+        PixelValueTransformationSequence={"RescaleSlope": 2, "RescaleIntercept": -100},
+    )
+    per_frame = [
+        group(
+            FrameVOILUTSequence={"WindowCenter": 100, "WindowWidth": 200, "VOILUTFunction": "LINEAR_EXACT"}
+        ),
+        group(FrameVOILUTSequence={"WindowCenter": 0, "WindowWidth": 400, "VOILUTFunction": "LINEAR_EXACT"}),
+    ]
+    data = make_dicom(
+        np.stack([ROW, ROW]).astype(np.uint16),
+        SharedFunctionalGroupsSequence=[shared],
+        PerFrameFunctionalGroupsSequence=per_frame,
+    )
+    first, second = load_image(data, frame=0), load_image(data, frame=1)
+    assert _gray(first)[0].tolist() == [0, 0, 128, 255, 255]
+    assert _gray(second)[0].tolist() == [64, 128, 191, 255, 255]
+    assert first.pixel_spacing_mm == (0.25, 0.5)

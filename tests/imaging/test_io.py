@@ -211,3 +211,10 @@ def test_load_image_mutated_files_give_image_error_or_an_image(fmt):
         except ImageError:
             continue
         assert radiograph.pixels.dtype == np.uint8 and radiograph.pixels.ndim == 3
+
+
+def test_load_image_limit_holds_when_pillow_limit_is_disabled(monkeypatch):
+    """Some libraries set Image.MAX_IMAGE_PIXELS = None; our header check does not depend on it."""
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", None)
+    with pytest.raises(ImageError, match="60000 x 60000 = 3,600,000,000 pixels, above the limit"):
+        load_image(png_header_only(60000, 60000))
