@@ -242,3 +242,15 @@ def test_load_image_allow_truncated_matches_opencv_imread(tmp_path, cut_bytes):
     ours = load_image(path, allow_truncated=True).pixels[..., 0]
     theirs = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)  # what ultralytics training reads
     assert theirs is not None and np.array_equal(ours, theirs)
+
+
+def test_imaging_imports_neither_pydicom_nor_torch_until_needed():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, bonefrac.imaging.io, bonefrac.imaging.render;"
+        "print(sorted(m for m in ('pydicom', 'torch', 'ultralytics', 'cv2') if m in sys.modules))"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "[]"
