@@ -16,7 +16,7 @@ import numpy as np
 
 from bonefrac.errors import ImageError
 from bonefrac.imaging.limits import check_pixel_count, choose_frame
-from bonefrac.imaging.tonemap import gray_to_rgb, scale_to_uint8
+from bonefrac.imaging.tonemap import gray_to_rgb, map_through_lut, scale_to_uint8
 
 log = logging.getLogger(__name__)
 
@@ -179,11 +179,15 @@ def _to_display(stored: np.ndarray, ds: Any, what: str) -> tuple[np.ndarray, dic
     photometric = str(ds.get("PhotometricInterpretation", "MONOCHROME2")).strip().upper()
     samples = int(ds.get("SamplesPerPixel") or 1)
     if samples == 1 and photometric in ("MONOCHROME1", "MONOCHROME2"):
-        values = apply_modality_lut(stored, ds)
-        gray, notes = _apply_voi(np.asarray(values, dtype=np.float64), ds)
-        if photometric == "MONOCHROME1":
-            gray = 255 - gray
-            notes["inverted"] = "MONOCHROME1"
+
+        def to_display(values: np.ndarray, present: np.ndarray | None) -> tuple[np.ndarray, dict[str, Any]]:
+            modality = np.asarray(apply_modality_lut(values, ds), dtype=np.float64)
+            gray, notes = _apply_voi(modality, ds, present)
+            if photometric == "MONOCHROME1":
+                gray, notes["inverted"] = 255 - gray, "MONOCHROME1"
+            return gray, notes
+
+        gray, notes = map_through_lut(stored, to_display)  # a lookup table for 8/16-bit stored values
         return gray_to_rgb(gray), notes
     if samples == 1 and photometric == "PALETTE COLOR":
         rgb = np.asarray(apply_color_lut(stored, ds))
@@ -206,8 +210,11 @@ def _rgb_to_uint8(rgb: np.ndarray, bits: int) -> np.ndarray:
     return np.ascontiguousarray(scaled.astype(np.uint8))
 
 
-def _apply_voi(values: np.ndarray, ds: Any) -> tuple[np.ndarray, dict[str, Any]]:
-    """Modality values -> uint8 through the VOI LUT, the first window, or the actual range (in that order)."""
+def _apply_voi(values: np.ndarray, ds: Any, present: np.ndarray | None) -> tuple[np.ndarray, dict[str, Any]]:
+    """Modality values -> uint8 through the VOI LUT, the first window, or the actual range (in that order).
+
+    `present` marks which of `values` occur in the image (None: all do); it limits the actual range.
+    """
     if "VOILUTSequence" in ds and len(ds.VOILUTSequence):
         from pydicom.pixels import apply_voi
 
@@ -231,7 +238,7 @@ def _apply_voi(values: np.ndarray, ds: Any) -> tuple[np.ndarray, dict[str, Any]]
             "window_width": width,
             "voi_lut_function": function,
         }
-    gray, (low, high) = scale_to_uint8(values)
+    gray, (low, high) = scale_to_uint8(values, present)
     return gray, {"voi": "value range", "intensity_range": [low, high]}
 
 
