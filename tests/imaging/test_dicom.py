@@ -332,3 +332,15 @@ def test_dicom_jpeg2000_lossless_decodes_through_pillow(make_dicom):
     radiograph = load_image(data)
     assert radiograph.metadata["transfer_syntax"] == JPEG2000Lossless.name
     assert np.array_equal(radiograph.pixels, load_image(make_dicom(stored, bits_stored=16)).pixels)
+
+
+def test_dicom_modality_lut_sequence_is_applied(make_dicom):
+    from pydicom.dataset import Dataset
+
+    lut = Dataset()
+    lut.LUTDescriptor = [4, 0, 16]
+    lut.ModalityLUTType = "US"
+    lut.add_new("LUTData", "US", [0, 100, 1000, 4000])
+    radiograph = load_image(make_dicom(np.array([[0, 1, 2, 3]], np.uint16), ModalityLUTSequence=[lut]))
+    assert _gray(radiograph)[0].tolist() == [0, 6, 64, 255]  # 0, 100, 1000, 4000 over the range 0..4000
+    assert radiograph.metadata["intensity_range"] == [0.0, 4000.0]
