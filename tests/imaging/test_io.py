@@ -254,3 +254,10 @@ def test_imaging_imports_neither_pydicom_nor_torch_until_needed():
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize("fmt", ["PNG", "JPEG", "DICOM"])
+def test_load_image_pixels_are_read_only_and_contiguous(fmt):
+    pytest.importorskip("pydicom")
+    radiograph = load_image(_valid_files()[fmt])
+    assert not radiograph.pixels.flags.writeable and radiograph.pixels.flags.c_contiguous

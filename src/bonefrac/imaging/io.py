@@ -64,8 +64,10 @@ def load_image(
             data, fmt, max_pixels=max_pixels, frame=frame, what=what, allow_truncated=allow_truncated
         )
     metadata = {"format": fmt, "name": what, "file_bytes": len(data), **metadata}
+    pixels = np.ascontiguousarray(pixels, dtype=np.uint8)
+    pixels.setflags(write=False)  # a Radiograph is a record: copy the pixels before editing them
     return Radiograph(
-        pixels=np.ascontiguousarray(pixels, dtype=np.uint8),
+        pixels=pixels,
         source_format=fmt,
         pixel_spacing_mm=spacing,
         metadata=metadata,
