@@ -373,3 +373,12 @@ def test_dicom_ybr_jpeg_baseline_colour_is_converted_to_rgb(make_dicom):
     from_dicom, from_jpeg = load_image(data), load_image(jpeg)
     assert from_dicom.pixels.shape == (16, 24, 3)
     assert np.abs(from_dicom.pixels.astype(int) - from_jpeg.pixels.astype(int)).max() <= 2
+
+
+@pytest.mark.parametrize("dtype", [np.uint16, np.int16])
+def test_dicom_pixel_padding_is_left_out_of_the_value_range(make_dicom, dtype):
+    stored = np.array([[0, 1000, 2000, 3000]], dtype)
+    radiograph = load_image(make_dicom(stored, signed=dtype == np.int16, PixelPaddingValue=0))
+    assert _gray(radiograph)[0].tolist() == [0, 0, 128, 255]  # range 1000..3000; padding clips to black
+    assert radiograph.metadata["intensity_range"] == [1000.0, 3000.0]
+    assert radiograph.metadata["pixel_padding_value"] == 0

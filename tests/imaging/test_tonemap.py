@@ -63,3 +63,11 @@ def test_map_through_lut_equals_transforming_pixels_directly_for_monotonic_trans
     direct, direct_span = transform(stored, None)
     mapped, mapped_span = map_through_lut(stored, transform)
     assert np.array_equal(mapped, direct) and mapped_span == direct_span
+
+
+@pytest.mark.parametrize("dtype", ["<u2", "<i2", "<i4"])
+def test_map_through_lut_ignore_value_leaves_it_out_of_the_range(dtype):
+    stored = np.array([[-5, 10, 20, 30]] if dtype != "<u2" else [[65535, 10, 20, 30]], dtype)
+    ignore = int(stored[0, 0])
+    mapped, span = map_through_lut(stored, scale_to_uint8, ignore_value=ignore)
+    assert span == (10.0, 30.0) and mapped[0, 1:].tolist() == [0, 128, 255]

@@ -119,10 +119,11 @@ def _transfer_syntax(ds: Any, pydicom: Any) -> Any:
         meta = pydicom.dataset.FileMetaDataset()
         ds.file_meta = meta
     if "TransferSyntaxUID" not in meta:
-        if not ds.is_little_endian:
+        implicit_vr, little_endian = ds.original_encoding
+        if not little_endian:
             meta.TransferSyntaxUID = ExplicitVRBigEndian
         else:
-            meta.TransferSyntaxUID = ImplicitVRLittleEndian if ds.is_implicit_VR else ExplicitVRLittleEndian
+            meta.TransferSyntaxUID = ImplicitVRLittleEndian if implicit_vr else ExplicitVRLittleEndian
     return UID(str(meta.TransferSyntaxUID))
 
 
@@ -187,7 +188,13 @@ def _to_display(stored: np.ndarray, ds: Any, what: str) -> tuple[np.ndarray, dic
                 gray, notes["inverted"] = 255 - gray, "MONOCHROME1"
             return gray, notes
 
-        gray, notes = map_through_lut(stored, to_display)  # a lookup table for 8/16-bit stored values
+        # A lookup table for 8/16-bit stored values; padding (outside the collimated field) is left out of
+        # the value range, as DICOM PS3.3 C.7.5.1.1.2 asks.
+        padding = _first_value(ds.get("PixelPaddingValue")) if "PixelPaddingValue" in ds else None
+        ignore = int(padding) if padding is not None else None
+        gray, notes = map_through_lut(stored, to_display, ignore_value=ignore)
+        if ignore is not None:
+            notes["pixel_padding_value"] = ignore
         return gray_to_rgb(gray), notes
     if samples == 1 and photometric == "PALETTE COLOR":
         rgb = np.asarray(apply_color_lut(stored, ds))

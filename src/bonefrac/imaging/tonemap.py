@@ -30,7 +30,10 @@ def scale_to_uint8(
 
 
 def map_through_lut(
-    stored: np.ndarray, transform: Callable[[np.ndarray, np.ndarray | None], tuple[np.ndarray, T]]
+    stored: np.ndarray,
+    transform: Callable[[np.ndarray, np.ndarray | None], tuple[np.ndarray, T]],
+    *,
+    ignore_value: int | None = None,
 ) -> tuple[np.ndarray, T]:
     """Apply a per-value `transform` (values, present) -> (uint8 values, info) to every pixel of `stored`.
 
@@ -38,17 +41,24 @@ def map_through_lut(
     (with `present` marking the values between the image's minimum and maximum, for range-based transforms),
     then one gather maps the pixels. For transforms that are monotonic in the stored value (rescale, windows)
     this gives exactly the result of transforming the pixels directly, many times faster on large images.
-    Other dtypes (32-bit, float) are transformed directly, with present=None.
+    Other dtypes (32-bit, float) are transformed directly. `ignore_value` (DICOM pixel padding) is left out
+    of the range that `present` describes; present is None only when every value counts.
     """
     array = np.asarray(stored)
     if array.dtype.kind not in "ui" or array.dtype.itemsize > 2:
-        return transform(array, None)
+        return transform(array, None if ignore_value is None else array != ignore_value)
     if not array.dtype.isnative:
         array = array.astype(array.dtype.newbyteorder("="))
     code_type = np.uint8 if array.dtype.itemsize == 1 else np.uint16
     codes = array.view(code_type)
     every_value = np.arange(1 << (8 * array.dtype.itemsize), dtype=code_type).view(array.dtype)
-    present = (every_value >= array.min()) & (every_value <= array.max())
+    counted = array if ignore_value is None else array[array != ignore_value]
+    if counted.size:
+        present = (every_value >= counted.min()) & (every_value <= counted.max())
+    else:
+        present = np.zeros(every_value.shape, bool)
+    if ignore_value is not None:
+        present &= every_value != ignore_value
     table, info = transform(every_value, present)
     return table[codes], info
 
