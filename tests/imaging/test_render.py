@@ -129,3 +129,10 @@ def test_encode_png_round_trips(shape):
 def test_encode_png_refuses_bad_arrays(bad):
     with pytest.raises(ImageError, match="encode_png needs"):
         encode_png(bad)
+
+
+def test_draw_detections_skips_non_finite_boxes():
+    image = _canvas(50, 60)
+    boxes = np.array([[np.nan, 1, 5, 5], [1, 1, np.inf, 8]], np.float32)
+    out = draw_detections(image, Detections(boxes, [0.5, 0.6], [0, 0], NAMES))
+    assert np.array_equal(out, image)

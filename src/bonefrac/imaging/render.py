@@ -39,10 +39,12 @@ def draw_detections(
 ) -> np.ndarray:
     """A copy of `image` as (H, W, 3) uint8 with each detection's box and "name 0.87" label drawn.
 
-    `threshold` keeps only detections with confidence >= threshold. Boxes are clipped to the image.
+    `threshold` keeps only detections with confidence >= threshold. Boxes are clipped to the image;
+    boxes with non-finite coordinates are skipped.
     """
     pixels = _as_rgb(image)
     shown = detections if threshold is None else detections.above(threshold)
+    shown = shown.select(np.isfinite(shown.xyxy).all(axis=1))  # a NaN/inf box cannot be placed
     canvas = Image.fromarray(pixels, mode="RGB")
     if not len(shown):
         return np.asarray(canvas).copy()
