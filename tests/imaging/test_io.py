@@ -261,3 +261,21 @@ def test_load_image_pixels_are_read_only_and_contiguous(fmt):
     pytest.importorskip("pydicom")
     radiograph = load_image(_valid_files()[fmt])
     assert not radiograph.pixels.flags.writeable and radiograph.pixels.flags.c_contiguous
+
+
+def test_load_image_refuses_other_files_after_reading_only_their_head(tmp_path, monkeypatch):
+    path = tmp_path / "clip.mp4"
+    path.write_bytes(b"\x00\x00\x00\x18ftypmp42" + b"\x00" * 100_000)
+    reads = []
+    real_open = type(path).open
+
+    def counting_open(self, *args, **kwargs):
+        handle = real_open(self, *args, **kwargs)
+        real_read = handle.read
+        handle.read = lambda size=-1: reads.append(size) or real_read(size)  # type: ignore[method-assign]
+        return handle
+
+    monkeypatch.setattr(type(path), "open", counting_open)
+    with pytest.raises(ImageError, match="clip.mp4: an ISO media"):
+        load_image(path)
+    assert reads == [512]
