@@ -279,3 +279,14 @@ def test_load_image_refuses_other_files_after_reading_only_their_head(tmp_path, 
     with pytest.raises(ImageError, match="clip.mp4: an ISO media"):
         load_image(path)
     assert reads == [512]
+
+
+def test_load_image_gives_the_same_pixels_from_many_threads():
+    from concurrent.futures import ThreadPoolExecutor
+
+    pytest.importorskip("pydicom")
+    files = list(_valid_files().values())
+    expected = [load_image(data).pixels for data in files]
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        results = list(pool.map(lambda data: load_image(data).pixels, files * 6))
+    assert all(np.array_equal(out, expected[i % len(files)]) for i, out in enumerate(results))
