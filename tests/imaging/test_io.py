@@ -290,3 +290,13 @@ def test_load_image_gives_the_same_pixels_from_many_threads():
     with ThreadPoolExecutor(max_workers=8) as pool:
         results = list(pool.map(lambda data: load_image(data).pixels, files * 6))
     assert all(np.array_equal(out, expected[i % len(files)]) for i, out in enumerate(results))
+
+
+@pytest.mark.parametrize("fmt", ["JPEG", "PNG", "BMP", "TIFF", "DICOM"])
+def test_load_image_metadata_is_plain_json(fmt):
+    import json
+
+    pytest.importorskip("pydicom")
+    metadata = load_image(_valid_files()[fmt]).metadata
+    assert json.loads(json.dumps(metadata)) == metadata
+    assert {"format", "name", "original_width", "original_height", "mode", "bit_depth"} <= set(metadata)
