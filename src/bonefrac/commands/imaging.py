@@ -64,7 +64,7 @@ def inspect(
     for message in refused:
         console.print(f"[red]refused[/] {message}", highlight=False)
     if not allow_truncated and any("JPEG file is truncated" in message for message in refused):
-        console.print("--allow-truncated decodes JPEGs whose end is missing, as OpenCV does (missing rows grey)")
+        console.print("hint: --allow-truncated decodes JPEGs whose end is missing (missing rows grey)")
     if refused:
         raise ImageError(f"{len(refused)} of {len(files)} file(s) refused")
 
