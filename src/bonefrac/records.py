@@ -148,7 +148,7 @@ class SplitStats:
     missing_labels: int = 0
     unreadable_images: int = 0
     boxes_per_image: dict[str, float] = field(default_factory=dict)
-    box_size: dict[str, dict[str, float]] = field(default_factory=dict)  # width/height/area/aspect -> quantiles
+    box_size: dict[str, dict[str, float]] = field(default_factory=dict)  # width/height/area/aspect
     image_size: dict[str, Any] = field(default_factory=dict)  # width/height quantiles, most common sizes
 
     @property

@@ -53,11 +53,15 @@ class _Findings:
         except ValueError:
             return str(path)
 
-    def add(self, severity: Severity, kind: str, split: str | None, files: Sequence[Path], detail: str) -> None:
+    def add(
+        self, severity: Severity, kind: str, split: str | None, files: Sequence[Path], detail: str
+    ) -> None:
         self.items.append(Finding(severity, kind, split, tuple(self.name(f) for f in files), detail))
 
     def sorted(self) -> tuple[Finding, ...]:
-        return tuple(sorted(self.items, key=lambda f: (SEVERITY_ORDER[f.severity], f.kind, f.split or "", f.files)))
+        return tuple(
+            sorted(self.items, key=lambda f: (SEVERITY_ORDER[f.severity], f.kind, f.split or "", f.files))
+        )
 
 
 def _image_findings(found: _Findings, split: str, scans: Sequence[ImageScan]) -> None:
@@ -69,24 +73,34 @@ def _image_findings(found: _Findings, split: str, scans: Sequence[ImageScan]) ->
             found.add(severity, "truncated_image", split, [scan.path], f"truncated JPEG: {scan.problem}")
         if scan.exif_orientation not in (0, 1):
             found.add(
-                "warning", "exif_orientation", split, [scan.path],
-                f"EXIF orientation {scan.exif_orientation}: viewers and ultralytics rotate these pixels before "
-                "use; check that the boxes were drawn on the rotated image",
+                "warning",
+                "exif_orientation",
+                split,
+                [scan.path],
+                f"EXIF orientation {scan.exif_orientation}: viewers and ultralytics rotate these pixels "
+                "before use; check that the boxes were drawn on the rotated image",
             )
 
 
-def _label_findings(found: _Findings, split: str, labels: Sequence[LabelScan], images: Sequence[ImageScan]) -> None:
+def _label_findings(
+    found: _Findings, split: str, labels: Sequence[LabelScan], images: Sequence[ImageScan]
+) -> None:
     for label, image in zip(labels, images, strict=True):
         for severity in ("error", "warning"):
             messages = [p.message for p in label.problems if p.severity == severity]
             if messages:
                 more = f" (and {len(messages) - 5} more)" if len(messages) > 5 else ""
-                found.add(severity, "bad_label", split, [label.path, image.path], "; ".join(messages[:5]) + more)
+                found.add(
+                    severity, "bad_label", split, [label.path, image.path], "; ".join(messages[:5]) + more
+                )
     missing = [image.path for label, image in zip(labels, images, strict=True) if not label.exists]
     if missing:
         severity, meaning = missing_label_convention(labels)
         found.add(
-            severity, "missing_label", split, missing,
+            severity,
+            "missing_label",
+            split,
+            missing,
             f"{len(missing)} images have no label file; {meaning}",
         )
 
@@ -97,7 +111,9 @@ def _orphan_findings(found: _Findings, images: dict[str, list[ImageScan]]) -> No
         for orphan in find_orphan_labels(scan.path for scan in scans):
             if orphan not in reported:
                 reported.add(orphan)
-                found.add("warning", "orphan_label", split, [orphan], "label file without an image of that name")
+                found.add(
+                    "warning", "orphan_label", split, [orphan], "label file without an image of that name"
+                )
 
 
 def _pair_split(pair: dup.DuplicatePair) -> str:
@@ -117,17 +133,30 @@ def _duplicate_findings(
         for split in splits:
             members = [scan.path for s, scan in group if s == split]
             if len(set(members)) > 1:
-                found.add("warning", "duplicate_within_split", split, members,
-                          f"{len(members)} byte-identical files in {split}")
+                found.add(
+                    "warning",
+                    "duplicate_within_split",
+                    split,
+                    members,
+                    f"{len(members)} byte-identical files in {split}",
+                )
         if len(splits) > 1:
             files = [scan.path for _, scan in group]
             how = "the same file is listed in" if len(set(files)) == 1 else "byte-identical files in"
-            found.add("error", "cross_split_duplicate", ",".join(splits), files,
-                      f"{how} {' and '.join(splits)}: the evaluation split leaks training images")
+            found.add(
+                "error",
+                "cross_split_duplicate",
+                ",".join(splits),
+                files,
+                f"{how} {' and '.join(splits)}: the evaluation split leaks training images",
+            )
         pairs += [p for p in dup.pairs_in_group(group) if p.a != p.b]
     for pair in near_pairs:
         found.add(
-            "warning", "cross_split_near_duplicate", _pair_split(pair), [pair.a, pair.b],
+            "warning",
+            "cross_split_near_duplicate",
+            _pair_split(pair),
+            [pair.a, pair.b],
             f"the same radiograph re-encoded or resized in {pair.split_a} and {pair.split_b} "
             f"(pHash differs by {pair.hamming} of 64 bits, pixel correlation {pair.correlation:.3f})",
         )
@@ -136,7 +165,10 @@ def _duplicate_findings(
         reason = dup.label_disagreement(la, lb)
         if reason:
             found.add(
-                "error", "label_conflict", _pair_split(pair), [pair.a, pair.b],
+                "error",
+                "label_conflict",
+                _pair_split(pair),
+                [pair.a, pair.b],
                 f"copies of one radiograph labelled differently ({reason}): {found.name(pair.a)} has "
                 f"{dup.describe_labels(la, class_names)}, {found.name(pair.b)} has "
                 f"{dup.describe_labels(lb, class_names)}",
@@ -178,8 +210,9 @@ def run_checks(
     _orphan_findings(found, images)
     candidates = dup.near_duplicate_candidates(images)
     done = 0
-    near_pairs = dup.confirm_near_duplicates(candidates, on_progress=advance("compare similar images",
-                                                                             len(candidates)))
+    near_pairs = dup.confirm_near_duplicates(
+        candidates, on_progress=advance("compare similar images", len(candidates))
+    )
     labels_by_image = {
         scan.path: label for split in images for scan, label in zip(images[split], labels[split], strict=True)
     }

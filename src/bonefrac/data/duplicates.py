@@ -1,4 +1,4 @@
-"""Duplicates: byte-identical files, near-duplicates across splits (pHash, confirmed on pixels), label conflicts."""
+"""Duplicates: identical files, cross-split near-duplicates (pHash confirmed on pixels), label conflicts."""
 
 from __future__ import annotations
 
@@ -61,9 +61,7 @@ def near_duplicate_candidates(
     scans: Mapping[str, Sequence[ImageScan]], max_hamming: int = MAX_HAMMING
 ) -> list[tuple[str, ImageScan, str, ImageScan, int]]:
     """Pairs from different splits whose perceptual hashes differ by at most `max_hamming` bits."""
-    hashed = {
-        split: [s for s in split_scans if s.phash is not None] for split, split_scans in scans.items()
-    }
+    hashed = {split: [s for s in split_scans if s.phash is not None] for split, split_scans in scans.items()}
     splits = list(hashed)
     candidates = []
     for i, split_a in enumerate(splits):
@@ -101,7 +99,9 @@ def pixel_correlation(a: ImageScan, b: ImageScan) -> float:
     if abs(ratio_a - ratio_b) / max(ratio_a, ratio_b) > MAX_ASPECT_DIFFERENCE:
         return 0.0
     if pb.shape != pa.shape:
-        resized = Image.fromarray(pb.astype(np.uint8)).resize((pa.shape[1], pa.shape[0]), Image.Resampling.BOX)
+        resized = Image.fromarray(pb.astype(np.uint8)).resize(
+            (pa.shape[1], pa.shape[0]), Image.Resampling.BOX
+        )
         pb = np.asarray(resized, dtype=np.float64)
     valid = min(a.valid_rows / max(a.height, 1), b.valid_rows / max(b.height, 1))
     rows = int(pa.shape[0] * valid)

@@ -91,8 +91,11 @@ def _parse_line(fields: list[str], num_classes: int) -> tuple[list[float] | None
     if is_polygon:
         xs, ys = values[1::2], values[2::2]
         problems.append(
-            LabelProblem("warning", f"a segmentation polygon ({(n - 1) // 2} points), not a box; "
-                         "ultralytics trains on its bounding box")
+            LabelProblem(
+                "warning",
+                f"a segmentation polygon ({(n - 1) // 2} points), not a box; "
+                "ultralytics trains on its bounding box",
+            )
         )
         x0, x1, y0, y1 = min(xs), max(xs), min(ys), max(ys)
         values = [values[0], (x0 + x1) / 2, (y0 + y1) / 2, x1 - x0, y1 - y0]
@@ -127,8 +130,10 @@ def scan_label(path: Path, num_classes: int) -> LabelScan:
         key = " ".join(f"{v:.6f}" for v in box)
         if key in seen:
             problems.append(
-                LabelProblem("warning", f"line {line_no}: repeats the box of line {seen[key]} "
-                             "(ultralytics drops duplicates)")
+                LabelProblem(
+                    "warning",
+                    f"line {line_no}: repeats the box of line {seen[key]} (ultralytics drops duplicates)",
+                )
             )
             continue
         seen[key] = line_no
@@ -174,8 +179,8 @@ def missing_label_convention(label_scans: Iterable[LabelScan]) -> tuple[Severity
     if empty_files:
         return (
             "warning",
-            f"this data set marks background images with empty label files ({empty_files} of them), so a missing "
-            f"file looks like a lost label; YOLO will train the image as a background",
+            f"this data set marks background images with empty label files ({empty_files} of them), so a "
+            f"missing file looks like a lost label; YOLO will train the image as a background",
         )
     return (
         "info",

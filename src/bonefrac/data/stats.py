@@ -25,7 +25,7 @@ def distribution(values: Sequence[float] | np.ndarray) -> dict[str, float]:
 
 
 def box_arrays(labels: Sequence[LabelScan], images: Sequence[ImageScan]) -> dict[str, np.ndarray]:
-    """Per box: normalised width, height, area, centre, and aspect (w/h in pixels, when the image size is known)."""
+    """Per box: class, normalised centre, width, height and area, and aspect (w/h in pixels)."""
     rows = []
     for label, image in zip(labels, images, strict=True):
         for box in label.boxes:
