@@ -135,3 +135,72 @@ def check(
     )
     if report.fails(strict):
         raise typer.Exit(1)
+
+
+@app.command("subset")
+def subset(
+    data_yaml: Path = typer.Argument(..., help="The source data set's data.yaml."),
+    out: Path = typer.Option(..., "--out", help="Empty folder for the subset (data.yaml, lists, labels)."),
+    positive_only: bool = typer.Option(False, "--positive-only", help="Keep only images with boxes."),
+    drop_class: list[str] = typer.Option(
+        [], "--drop-class", help="Class name or id whose boxes are removed (repeatable)."
+    ),
+    merge_classes: str | None = typer.Option(
+        None, "--merge-classes", help="Merge all remaining classes into one class of this name."
+    ),
+    drop_train_duplicates: bool = typer.Option(
+        False, "--drop-train-duplicates", help="Drop val/test images that duplicate a train image."
+    ),
+    background_ratio: float | None = typer.Option(
+        None, "--background-ratio", min=0.0, max=1.0, help="Share of background images to keep (0..1)."
+    ),
+    seed: int = typer.Option(0, "--seed", help="Seed for --background-ratio's choice."),
+    filter_split: list[str] = typer.Option(
+        [], "--filter-split", help="Apply --positive-only/--background-ratio only to this split (repeatable)."
+    ),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace a subset written before into --out."),
+    workers: int | None = typer.Option(None, "--workers", min=1, help="Processes for duplicate search."),
+) -> None:
+    """Write a new data.yaml over the same images (symlinks, no copies) with filtered splits and labels."""
+    import json
+
+    from bonefrac.config import build_config
+    from bonefrac.data.subsets import SubsetOptions, write_subset
+    from bonefrac.data.yolo_format import load_dataset
+
+    options = build_config(
+        SubsetOptions,
+        {
+            "positive_only": positive_only,
+            "drop_classes": tuple(drop_class),
+            "merge_classes": merge_classes,
+            "drop_duplicates_of_train": drop_train_duplicates,
+            "background_ratio": background_ratio,
+            "seed": seed,
+            "filter_splits": tuple(filter_split) or None,
+        },
+        "command-line options",
+    )
+    yaml_path = write_subset(load_dataset(data_yaml), out, options, workers=workers, overwrite=overwrite)
+    record = json.loads((yaml_path.parent / "subset.json").read_text())
+    table = Table(title=f"{yaml_path} (classes: {', '.join(record['class_names'])})")
+    columns = (
+        "split",
+        "source images",
+        "images",
+        "with boxes",
+        "backgrounds",
+        "boxes",
+        "dropped bg",
+        "dropped dup",
+    )
+    for column in columns:
+        table.add_column(column, justify="left" if column == "split" else "right")
+    for split, c in record["splits"].items():
+        table.add_row(
+            split,
+            *(str(c[k]) for k in ("source_images", "images", "with_boxes", "backgrounds", "boxes")),
+            str(c["dropped_backgrounds"]),
+            str(c["dropped_duplicates"]),
+        )
+    console.print(table)
