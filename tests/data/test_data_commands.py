@@ -63,3 +63,15 @@ def test_data_subset_command_rejects_an_unknown_class(two_class_dataset, tmp_pat
     with pytest.raises(SystemExit) as stop:
         main()
     assert stop.value.code == 2 and "'x' is not a class" in capsys.readouterr().err
+
+
+def test_data_report_command_writes_html_and_json(synthetic_dataset, tmp_path):
+    pytest.importorskip("matplotlib")
+    out = tmp_path / "report"
+    result = runner.invoke(
+        app, ["data", "report", str(synthetic_dataset), "--out", str(out), "--samples", "3"]
+    )
+    assert result.exit_code == 0, result.output
+    page = (out / "report.html").read_text()
+    assert page.startswith("<!doctype html>") and page.count("data:image/jpeg") == 9  # 3 samples x 3 splits
+    assert (out / "report.json").is_file()

@@ -204,3 +204,33 @@ def subset(
             str(c["dropped_duplicates"]),
         )
     console.print(table)
+
+
+@app.command("report")
+def report(
+    data_yaml: Path = typer.Argument(..., help="The data set's data.yaml."),
+    out: Path = typer.Option(..., "--out", help="Folder for report.html (self-contained) and report.json."),
+    samples: int = typer.Option(12, "--samples", min=0, help="Sample images shown per split."),
+    pairs: int = typer.Option(24, "--pairs", min=0, help="Near-duplicate pairs shown side by side."),
+    seed: int = typer.Option(0, "--seed", help="Seed for the choice of sample images."),
+    workers: int | None = typer.Option(None, "--workers", min=1, help="Processes to decode with."),
+) -> None:
+    """Write an HTML EDA report: class counts, backgrounds, box and image sizes, samples, near-duplicates."""
+    from bonefrac.data.eda import write_html_report
+    from bonefrac.data.yolo_format import load_dataset
+
+    spec = load_dataset(data_yaml)
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=progress_console, auto_refresh=False) as progress:
+        path = write_html_report(
+            spec,
+            out,
+            workers=workers,
+            on_progress=_progress_callback(progress),
+            samples_per_split=samples,
+            max_pairs=pairs,
+            seed=seed,
+        )
+    console.print(
+        f"report written to {path} ({path.stat().st_size / 1e6:.1f} MB) and {path.with_suffix('.json')}"
+    )

@@ -150,9 +150,14 @@ def scan_image(path: Path) -> ImageScan:
     )
 
 
+def open_lenient(path: Path) -> Image.Image:
+    """An image decoded as far as its bytes allow (a truncated JPEG's lost rows come back flat)."""
+    return _decode(path.read_bytes(), lenient=True)
+
+
 def load_gray(path: Path, max_side: int | None = None) -> np.ndarray:
     """Grayscale pixels of an image, decoded leniently (for pixel comparisons and thumbnails)."""
-    image = _decode(path.read_bytes(), lenient=True).convert("L")
+    image = open_lenient(path).convert("L")
     if max_side and max(image.size) > max_side:
         image.thumbnail((max_side, max_side), Image.Resampling.BILINEAR)
     return np.asarray(image)
