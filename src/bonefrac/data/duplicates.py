@@ -13,7 +13,7 @@ from PIL import Image
 from bonefrac.data.image_checks import THUMB_SIDE, ImageScan, hamming, load_gray
 from bonefrac.data.label_checks import LabelScan
 
-MAX_HAMMING = 10  # pHash bits two candidates may differ by (of 64)
+MAX_HAMMING = 18  # pHash bits (of 64) two candidates may differ by; pixels decide, the hash only prefilters
 MIN_CORRELATION = 0.99  # pixel correlation that confirms a candidate as the same radiograph
 MAX_ASPECT_DIFFERENCE = 0.03  # relative; a resized copy keeps its aspect ratio
 MIN_IOU = 0.5  # boxes of two copies that overlap less than this disagree

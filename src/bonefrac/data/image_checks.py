@@ -79,17 +79,31 @@ def _missing_rows(gray: np.ndarray) -> int:
     return count
 
 
-def _decode(data: bytes, lenient: bool) -> Image.Image:
+def _decode(data: bytes, lenient: bool, reduce: bool = False) -> Image.Image:
+    """Decode every byte of an image. With `reduce`, a large JPEG is decoded in grayscale at 1/2..1/8 scale
+    (libjpeg still reads all its data, so truncation is still caught, but skips most of the pixel work)."""
     previous = ImageFile.LOAD_TRUNCATED_IMAGES
     ImageFile.LOAD_TRUNCATED_IMAGES = lenient
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             image = Image.open(io.BytesIO(data))
+            if reduce and image.format == "JPEG" and min(image.size) >= 4 * THUMB_SIDE:
+                image.draft("L", (image.width // 4, image.height // 4))
             image.load()
         return image
     finally:
         ImageFile.LOAD_TRUNCATED_IMAGES = previous
+
+
+def _image_header(data: bytes) -> tuple[int, int, str, str, int]:
+    """(width, height, mode, format, EXIF orientation) as the file declares them."""
+    with Image.open(io.BytesIO(data)) as image:
+        try:
+            orientation = int(image.getexif().get(EXIF_ORIENTATION_TAG, 1))
+        except Exception:  # broken EXIF is not worth failing the scan
+            orientation = 1
+        return image.width, image.height, image.mode, image.format or "", orientation
 
 
 def scan_image(path: Path) -> ImageScan:
@@ -104,34 +118,31 @@ def scan_image(path: Path) -> ImageScan:
     status: ImageStatus = "ok"
     problem = ""
     try:
-        image = _decode(data, lenient=False)
+        image = _decode(data, lenient=False, reduce=True)
     except Exception as strict_error:  # any decoder failure is a finding, not a crash
         try:
-            image = _decode(data, lenient=True)
+            image = _decode(data, lenient=True, reduce=True)
         except Exception as lenient_error:
             return ImageScan(path, len(data), digest, "corrupt", f"cannot be decoded: {lenient_error}")
         status = "truncated"
         problem = f"decodes only with a lenient decoder ({strict_error})"
     strict_ok = status == "ok"
-    is_jpeg = image.format == "JPEG"
-    if is_jpeg and not data.endswith(JPEG_EOI):
+    width, height, mode, image_format, orientation = _image_header(data)
+    if image_format == "JPEG" and not data.endswith(JPEG_EOI):
         if status == "ok":
             status = "truncated"
             problem = "ends without the JPEG end-of-image marker (FF D9); strict decoding still succeeds"
         problem += "; ultralytics rewrites such JPEGs in place when it builds its label cache"
     gray = image.convert("L")
-    valid_rows = image.height
+    valid_rows = height
     if status == "truncated":
-        rows = _missing_rows(np.asarray(gray))
+        scale = height / gray.height  # the decode may have been reduced
+        rows = round(_missing_rows(np.asarray(gray)) * scale)
         if rows:
-            problem += f"; the bottom {rows} of {image.height} rows are filled with one flat value"
-            valid_rows = max(0, image.height - rows - JPEG_MCU_ROWS)
+            problem += f"; the bottom {rows} of {height} rows are filled with one flat value"
+            valid_rows = max(0, height - rows - JPEG_MCU_ROWS)
     thumbnail = gray.copy()
     thumbnail.thumbnail((THUMB_SIDE, THUMB_SIDE), Image.Resampling.BOX)
-    try:
-        orientation = int(image.getexif().get(EXIF_ORIENTATION_TAG, 1))
-    except Exception:  # broken EXIF is not worth failing the scan
-        orientation = 1
     return ImageScan(
         path=path,
         size_bytes=len(data),
@@ -139,10 +150,10 @@ def scan_image(path: Path) -> ImageScan:
         status=status,
         problem=problem,
         strict_decode=strict_ok,
-        width=image.width,
-        height=image.height,
-        mode=image.mode,
-        format=image.format or "",
+        width=width,
+        height=height,
+        mode=mode,
+        format=image_format,
         exif_orientation=orientation,
         phash=perceptual_hash(gray),
         valid_rows=valid_rows,
