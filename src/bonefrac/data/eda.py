@@ -17,6 +17,7 @@ from PIL import Image, ImageDraw
 
 from bonefrac.data import plots
 from bonefrac.data.checks import CheckOutcome, ProgressCallback, run_checks, write_report_json
+from bonefrac.data.duplicates import label_disagreement
 from bonefrac.data.image_checks import open_lenient
 from bonefrac.data.label_checks import LabelScan
 from bonefrac.data.stats import box_arrays
@@ -94,15 +95,21 @@ def _near_duplicate_pairs(outcome: CheckOutcome, class_names: Sequence[str], lim
         for scan, label in zip(outcome.images[split], outcome.labels[split], strict=True)
     }
     rows = []
-    for pair in outcome.near_duplicates[:limit]:
+    # pairs whose labels disagree first: they are the ones to look at
+    ordered = sorted(
+        outcome.near_duplicates, key=lambda p: label_disagreement(labels[p.a], labels[p.b]) is None
+    )
+    for pair in ordered[:limit]:
         left = draw_boxes(pair.a, labels[pair.a], class_names, side=200)
         right = draw_boxes(pair.b, labels[pair.b], class_names, side=200)
         canvas = Image.new("RGB", (left.width + right.width + 8, max(left.height, right.height)), "white")
         canvas.paste(left, (0, 0))
         canvas.paste(right, (left.width + 8, 0))
+        conflict = label_disagreement(labels[pair.a], labels[pair.b])
         caption = (
             f"{pair.split_a}: {pair.a.name}  |  {pair.split_b}: {pair.b.name}  "
             f"(pHash distance {pair.hamming}, pixel correlation {pair.correlation:.3f})"
+            + (f" - LABELS DISAGREE: {conflict}" if conflict else "")
         )
         rows.append(_figure(_data_uri(_jpeg(canvas), "image/jpeg"), caption))
     more = len(outcome.near_duplicates) - limit
