@@ -77,8 +77,8 @@ def _image_findings(found: _Findings, split: str, scans: Sequence[ImageScan]) ->
                 "exif_orientation",
                 split,
                 [scan.path],
-                f"EXIF orientation {scan.exif_orientation}: viewers and ultralytics rotate these pixels "
-                "before use; check that the boxes were drawn on the rotated image",
+                f"EXIF orientation {scan.exif_orientation}: most viewers rotate these pixels before showing "
+                "them, some loaders do not; check which orientation the boxes were drawn on",
             )
 
 
