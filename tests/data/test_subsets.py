@@ -113,3 +113,19 @@ def test_subset_options_reject_unknown_keys_and_bad_ratio():
         build_config(SubsetOptions, {"positive_onyl": True}, "test")
     with pytest.raises(ConfigError, match="background_ratio"):
         build_config(SubsetOptions, {"background_ratio": 1.5}, "test")
+
+
+def test_subset_keeps_same_named_images_from_different_folders_apart(tmp_path):
+    from data_helpers import radiograph, write_image, write_label
+
+    root = tmp_path / "src"
+    for site, box in (("a", "0 0.5 0.5 0.2 0.2"), ("b", "0 0.3 0.3 0.1 0.1")):
+        write_label(write_image(root / site / "images" / "x.png", radiograph(len(site + box), 64)), [box])
+    (root / "train.txt").write_text("a/images/x.png\nb/images/x.png\n")
+    (root / "data.yaml").write_text("train: train.txt\nnames: [fractured]\n")
+    spec = load_dataset(write_subset(load_dataset(root / "data.yaml"), tmp_path / "s", SubsetOptions()))
+    labels = _labels(spec, "train")
+    assert len(labels) == 2 and sorted(v[0] for v in labels.values()) == [
+        "0 0.300000 0.300000 0.100000 0.100000",
+        "0 0.500000 0.500000 0.200000 0.200000",
+    ]
