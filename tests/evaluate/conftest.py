@@ -50,7 +50,9 @@ def _random_case(
         jitter = rng.normal(0, 4, size=gt.shape)
         found = rng.random(n_gt) < 0.8
         det_boxes = [gt[found] + jitter[found]]
-        det_cls = [np.where(rng.random(found.sum()) < 0.9, gt_cls[found], rng.integers(0, n_classes, found.sum()))]
+        det_cls = [
+            np.where(rng.random(found.sum()) < 0.9, gt_cls[found], rng.integers(0, n_classes, found.sum()))
+        ]
         n_fp = int(rng.integers(0, 6))
         fwh = rng.uniform(4, 70, size=(n_fp, 2))
         fxy = rng.uniform(0, 1, size=(n_fp, 2)) * (np.array([width, height]) - fwh)

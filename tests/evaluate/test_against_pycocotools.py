@@ -37,8 +37,12 @@ def _coco_eval(preds, truths, n_classes, area_rng=None):
         for box, conf, cls in zip(det.xyxy, det.confidence, det.class_id, strict=True):
             x1, y1, x2, y2 = (float(v) for v in box)
             results.append(
-                {"image_id": image_id, "category_id": int(cls) + 1, "bbox": [x1, y1, x2 - x1, y2 - y1],
-                 "score": float(conf)}
+                {
+                    "image_id": image_id,
+                    "category_id": int(cls) + 1,
+                    "bbox": [x1, y1, x2 - x1, y2 - y1],
+                    "score": float(conf),
+                }
             )
     gt = COCO()
     gt.dataset = {

@@ -58,8 +58,11 @@ class PreparedEvaluation:
     def n_images(self) -> int:
         return len(self.predictions)
 
-    def metrics(self, weights: np.ndarray, threshold: float) -> dict[str, np.ndarray]:
-        """Every metric for each weight row, as name -> (B,) array (NaN where undefined)."""
+    def metrics(self, weights: np.ndarray, threshold: float, sizes: bool = True) -> dict[str, np.ndarray]:
+        """Every metric for each weight row, as name -> (B,) array (NaN where undefined).
+
+        `sizes=False` leaves out the per-box-size metrics (half the work; for group breakdowns).
+        """
         w = np.atleast_2d(np.asarray(weights, dtype=np.float64))
         out: dict[str, np.ndarray] = {}
         iou = self.settings.iou
@@ -84,13 +87,15 @@ class PreparedEvaluation:
         for j, rate in enumerate(m.FROC_RATES):
             out[f"froc.{rate:g}"] = froc[:, j]
         out["froc.score"] = froc.mean(axis=1)
-        for size in SIZE_NAMES:
+        for size in SIZE_NAMES if sizes else ():
             values = np.stack(
                 [m.average_precision(t, w, self.settings.max_dets) for t in self.size_tables[size]], axis=1
             )
             out[f"size.{size}.AP50"] = _nanmean(values[:, :, 0], axis=1)
             out[f"size.{size}.AP50_95"] = _nanmean(_nanmean(values, axis=2), axis=1)
-            out[f"size.{size}.recall"] = m.box_precision_recall_f1(self.size_pooled[size], w, threshold, iou)[1]
+            out[f"size.{size}.recall"] = m.box_precision_recall_f1(self.size_pooled[size], w, threshold, iou)[
+                1
+            ]
         _, fp_i = m.per_image_counts_at(self.pooled, threshold, iou)
         background = (~self.positive).astype(np.float64)
         n_background = w @ background
@@ -114,8 +119,13 @@ def _at_iou(table: MatchTable, iou: float) -> MatchTable:
     """The same table restricted to one IoU threshold."""
     t = table.at_iou(iou)
     return MatchTable(
-        table.image_index, table.score, table.rank, table.tp[t : t + 1], table.ignored[t : t + 1],
-        table.gt_count, table.iou_thresholds[t : t + 1],
+        table.image_index,
+        table.score,
+        table.rank,
+        table.tp[t : t + 1],
+        table.ignored[t : t + 1],
+        table.gt_count,
+        table.iou_thresholds[t : t + 1],
     )
 
 
@@ -135,13 +145,17 @@ class DetectionEvaluator:
 
     def process(self, prediction: ImagePrediction, truth: GroundTruth) -> None:
         if prediction.path != truth.path:
-            raise EvaluationError(f"prediction for {prediction.path} paired with ground truth of {truth.path}")
+            raise EvaluationError(
+                f"prediction for {prediction.path} paired with ground truth of {truth.path}"
+            )
         n = len(self.class_names)
         det_ids, gt_ids = prediction.detections.class_id, truth.class_id
         if (det_ids.size and (det_ids.min() < 0 or det_ids.max() >= n)) or (
             gt_ids.size and (gt_ids.min() < 0 or gt_ids.max() >= n)
         ):
-            raise EvaluationError(f"{prediction.path}: class ids must be in 0..{n - 1} for {self.class_names}")
+            raise EvaluationError(
+                f"{prediction.path}: class ids must be in 0..{n - 1} for {self.class_names}"
+            )
         self._predictions.append(prediction)
         self._truths.append(truth)
 

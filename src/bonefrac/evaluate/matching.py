@@ -60,7 +60,8 @@ def match_image(
         for ti, threshold in enumerate(iou_thresholds):
             floor = min(float(threshold), 1 - 1e-10)
             taken = np.zeros(n_g, dtype=bool)
-            for d in range(n_d):
+            reachable = np.flatnonzero(ious.max(axis=1) >= floor)  # the others can never match
+            for d in reachable:
                 candidate = (~taken) & (ious[d] >= floor)
                 if not candidate.any():
                     continue
@@ -131,7 +132,9 @@ def build_match_table(
     gt_count = np.zeros(len(truths), dtype=np.int64)
     for index, (pred, truth) in enumerate(zip(predictions, truths, strict=True)):
         det = pred.detections
-        classes = np.unique(np.concatenate([det.class_id, truth.class_id])) if class_id is None else [class_id]
+        classes = (
+            np.unique(np.concatenate([det.class_id, truth.class_id])) if class_id is None else [class_id]
+        )
         for cls in classes:
             d_mask = det.class_id == cls
             g_mask = truth.class_id == cls

@@ -88,6 +88,7 @@ def group_images(
     if unmatched == len(image_paths):
         raise EvaluationError(
             f"no image of the split has a row in {csv_path} (key column {key!r} holds e.g. "
-            f"{rows[0].get(key) if rows else 'nothing'!r}; images are named e.g. {Path(image_paths[0]).name!r})"
+            f"{rows[0].get(key) if rows else 'nothing'!r}; "
+            f"images are named e.g. {Path(image_paths[0]).name!r})"
         )
     return Grouping(name=name, groups=tuple(groups), unmatched=unmatched)

@@ -117,7 +117,9 @@ def froc_curve(table: MatchTable, iou: float = 0.5) -> tuple[np.ndarray, np.ndar
     return fp / table.n_images, tp / n_gt, table.score.copy()
 
 
-def per_image_counts_at(table: MatchTable, threshold: float, iou: float = 0.5) -> tuple[np.ndarray, np.ndarray]:
+def per_image_counts_at(
+    table: MatchTable, threshold: float, iou: float = 0.5
+) -> tuple[np.ndarray, np.ndarray]:
     """(true positives, false positives) per image among detections with score >= threshold."""
     t_index = table.at_iou(iou)
     above = table.score >= threshold
@@ -201,7 +203,9 @@ def roc_curve(scores: np.ndarray, positive: np.ndarray) -> tuple[np.ndarray, np.
     )
 
 
-def precision_recall_curve(table: MatchTable, iou: float = 0.5, max_dets: int | None = 100) -> dict[str, list]:
+def precision_recall_curve(
+    table: MatchTable, iou: float = 0.5, max_dets: int | None = 100, max_points: int = 500
+) -> dict[str, list]:
     """COCO-style PR curve of one table at one IoU: raw points and the 101-point interpolated envelope."""
     t_index = table.at_iou(iou)
     keep = np.ones(table.score.shape[0], bool) if max_dets is None else table.rank < max_dets
@@ -215,10 +219,14 @@ def precision_recall_curve(table: MatchTable, iou: float = 0.5, max_dets: int | 
     envelope = np.maximum.accumulate(precision[::-1])[::-1] if precision.size else precision
     index = np.searchsorted(recall, RECALL_THRESHOLDS, side="left")
     interpolated = np.where(index < recall.size, np.concatenate([envelope, [0.0]])[index], 0.0)
+    scores = table.score[keep][counted]
+    if recall.size > max_points:  # thin the raw curve for eval.json; the envelope keeps its 101 points
+        index = np.unique(np.linspace(0, recall.size - 1, max_points).astype(int))
+        recall, precision, scores = recall[index], precision[index], scores[index]
     return {
         "recall": recall.tolist(),
         "precision": precision.tolist(),
-        "score": table.score[keep][counted].tolist(),
+        "score": scores.tolist(),
         "recall_points": RECALL_THRESHOLDS.tolist(),
         "interpolated_precision": interpolated.tolist(),
     }

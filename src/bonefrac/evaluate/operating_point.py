@@ -1,4 +1,4 @@
-"""Choose the confidence threshold a model operates at, and write it into model_card.json beside the weights."""
+"""Choose the confidence threshold a model operates at; write it into model_card.json beside the weights."""
 
 from __future__ import annotations
 
@@ -82,9 +82,13 @@ def choose_operating_point(
         threshold, reached = threshold_for_sensitivity(
             prepared.scores, prepared.positive, target_sensitivity, conf_floor
         )
-        note = "" if reached else (
-            f"target sensitivity {target_sensitivity} not reached at any threshold >= {conf_floor}; "
-            "using the confidence floor"
+        note = (
+            ""
+            if reached
+            else (
+                f"target sensitivity {target_sensitivity} not reached at any threshold >= {conf_floor}; "
+                "using the confidence floor"
+            )
         )
         if note:
             logger.warning(note)
@@ -148,7 +152,9 @@ def write_operating_point(
                 f"{Path(weights).name} ({digest[:12]}...); evaluate with --no-card or move the card"
             )
         if list(card.class_names) != list(class_names):
-            raise ModelError(f"{path} lists classes {card.class_names}, but the model predicts {list(class_names)}")
+            raise ModelError(
+                f"{path} lists classes {card.class_names}, but the model predicts {list(class_names)}"
+            )
         metrics = dict(card.metrics)
         metrics["evaluation"] = summary
         card = card.model_copy(update={"operating_point": point, "metrics": metrics})

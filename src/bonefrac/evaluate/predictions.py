@@ -148,7 +148,10 @@ def _predict_pt(
         boxes = result.boxes
         height, width = (int(v) for v in result.orig_shape[:2])
         detections = Detections(
-            boxes.xyxy.cpu().numpy(), boxes.conf.cpu().numpy(), boxes.cls.cpu().numpy().astype(np.int64), names
+            boxes.xyxy.cpu().numpy(),
+            boxes.conf.cpu().numpy(),
+            boxes.cls.cpu().numpy().astype(np.int64),
+            names,
         )
         predictions.append(ImagePrediction(Path(path), width, height, detections))
     return predictions, skipped, used_imgsz, names
@@ -203,7 +206,9 @@ def parse_label_file(label_path: Path, width: int, height: int, n_classes: int) 
             continue
         cls = int(values[0])
         if cls != values[0] or not 0 <= cls < n_classes:
-            logger.warning("%s line %d: class %s not in 0..%d, skipped", label_path, number, fields[0], n_classes - 1)
+            logger.warning(
+                "%s line %d: class %s not in 0..%d, skipped", label_path, number, fields[0], n_classes - 1
+            )
             continue
         if len(values) == 5:
             cx, cy, w, h = values[1:]
@@ -293,7 +298,9 @@ def load_predictions(path: Path) -> PredictionSet:
             np.asarray([b["class_id"] for b in boxes], dtype=np.int64),
             names,
         )
-        images.append(ImagePrediction(Path(item["path"]), int(item["width"]), int(item["height"]), detections))
+        images.append(
+            ImagePrediction(Path(item["path"]), int(item["width"]), int(item["height"]), detections)
+        )
     return PredictionSet(
         weights=Path(data["weights"]),
         kind=data["kind"],
