@@ -17,6 +17,7 @@ from pydantic import Field
 from bonefrac import __version__
 from bonefrac.config import StrictModel
 from bonefrac.data.yolo_format import load_dataset
+from bonefrac.errors import EvaluationError
 from bonefrac.evaluate import metrics as m
 from bonefrac.evaluate.bootstrap import bootstrap_intervals
 from bonefrac.evaluate.evaluator import SIZE_NAMES, DetectionEvaluator, EvalSettings, PreparedEvaluation
@@ -90,6 +91,10 @@ def metric_entry(value: float, interval: tuple[float, float] | None = None) -> d
 
 def run_evaluation(options: EvaluateOptions) -> EvalOutcome:
     started = time.perf_counter()
+    if (options.metadata is None) != (options.metadata_column is None):
+        raise EvaluationError(
+            "--metadata and --metadata-column go together (COL, or NAME=COL1,COL2 for one-hot columns)"
+        )
     kind = weights_kind(options.weights)
     spec = load_dataset(options.data)
     images = split_images(spec, options.split)
@@ -130,12 +135,6 @@ def run_evaluation(options: EvaluateOptions) -> EvalOutcome:
     )
     result = compute_results(prepared, choice, options.bootstrap, options.seed)
     if options.metadata is not None:
-        if not options.metadata_column:
-            from bonefrac.errors import EvaluationError
-
-            raise EvaluationError(
-                "--metadata needs --metadata-column (COL, or NAME=COL1,COL2 for one-hot columns)"
-            )
         grouping = group_images(
             options.metadata,
             options.metadata_column,
@@ -180,8 +179,6 @@ def run_evaluation(options: EvaluateOptions) -> EvalOutcome:
 
 
 def _check_reused(predictions: PredictionSet, options: EvaluateOptions, class_names: tuple[str, ...]) -> None:
-    from bonefrac.errors import EvaluationError
-
     if predictions.split != options.split or tuple(predictions.class_names) != tuple(class_names):
         raise EvaluationError(
             f"{options.predictions} holds split {predictions.split!r} "
