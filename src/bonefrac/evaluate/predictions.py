@@ -103,6 +103,8 @@ def predict_split(
             f"{weights.name} predicts {len(model_names)} classes {tuple(model_names)}, but the data set has "
             f"{len(class_names)} {class_names}; evaluate with the data set the model was trained for"
         )
+    if tuple(model_names) != tuple(class_names):
+        logger.warning("model class names %s differ from the data set's %s", tuple(model_names), class_names)
     if not predictions:
         raise EvaluationError(f"the model could not read any of the {len(images)} images of split {split!r}")
     return PredictionSet(

@@ -168,7 +168,7 @@ def run_evaluation(options: EvaluateOptions) -> EvalOutcome:
             dataset_fingerprint=spec.fingerprint,
         )
     eval_json = out_dir / "eval.json"
-    eval_json.write_text(json.dumps(result, indent=1) + "\n", encoding="utf-8")
+    eval_json.write_text(json.dumps(_json_safe(result), indent=1, allow_nan=False) + "\n", encoding="utf-8")
     report_path = None
     if options.report:
         from bonefrac.evaluate.report import write_report
@@ -376,3 +376,14 @@ def _provenance(
         "produced_by": {"bonefrac": __version__},
         "seconds": round(seconds, 2),
     }
+
+
+def _json_safe(value: Any) -> Any:
+    """NaN and infinities (undefined metrics) as null, so eval.json is strict JSON."""
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _json_safe(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_safe(v) for v in value]
+    return value
