@@ -36,6 +36,10 @@ def _metadata_csv(data_yaml, path):
     return path
 
 
+def _snapshot(folder):
+    return {(str(p), p.stat().st_mtime_ns) for p in folder.rglob("*")}
+
+
 @pytest.mark.slow
 def test_evaluate_pt_end_to_end(tiny_pt_weights, synthetic_dataset, tmp_path):
     weights = tmp_path / "run" / "weights" / "last.pt"
@@ -59,6 +63,7 @@ def test_evaluate_pt_end_to_end(tiny_pt_weights, synthetic_dataset, tmp_path):
         "--metadata-column",
         "region",
     ]
+    before = _snapshot(synthetic_dataset.parent)
     result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
     out = weights.parent / "eval-val"
@@ -70,6 +75,7 @@ def test_evaluate_pt_end_to_end(tiny_pt_weights, synthetic_dataset, tmp_path):
     assert set(evaluation["by_metadata"]["groups"]) == {"hand", "leg"}
     ultra = evaluation["box"]["ultralytics"]
     assert "error" not in ultra and 0.0 <= ultra["mAP50"] <= 1.0
+    assert _snapshot(synthetic_dataset.parent) == before, "evaluate wrote into the data set"
     assert (out / "report.html").stat().st_size > 10_000 and (out / "predictions.json").is_file()
     card = read_model_card(weights.parent / "model_card.json")
     assert card.operating_point.split == "val" and card.operating_point.rule == "target_sensitivity=0.9"
@@ -197,3 +203,13 @@ def test_evaluate_bad_inputs(synthetic_dataset, tmp_path, weights_name, extra, e
 def test_compare_without_eval_json_fails_clearly(tmp_path):
     result = runner.invoke(app, ["compare", str(tmp_path)])
     assert isinstance(result.exception, EvaluationError) and "no eval.json" in str(result.exception)
+
+
+@pytest.mark.slow
+def test_ultralytics_figures_leave_the_data_set_untouched(tiny_pt_weights, synthetic_dataset):
+    from bonefrac.evaluate.ultralytics_val import ultralytics_figures
+
+    before = _snapshot(synthetic_dataset.parent)
+    figures = ultralytics_figures(tiny_pt_weights, synthetic_dataset, "test", 64)
+    assert "error" not in figures and set(figures) >= {"mAP50", "mAP50_95", "precision", "recall", "source"}
+    assert _snapshot(synthetic_dataset.parent) == before  # no labels/test.cache beside the user's labels

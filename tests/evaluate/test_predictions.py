@@ -97,3 +97,14 @@ def test_split_images_names_available_splits(synthetic_dataset):
     spec = load_dataset(synthetic_dataset)
     with pytest.raises(EvaluationError, match="available splits: test, train, val"):
         split_images(spec, "holdout")
+
+
+def test_linked_split_view_keeps_the_data_set_untouched(synthetic_dataset, tmp_path):
+    from bonefrac.evaluate.ultralytics_val import linked_split_view
+
+    spec = load_dataset(synthetic_dataset)
+    view = load_dataset(linked_split_view(synthetic_dataset, "test", tmp_path / "view"))
+    assert len(view.splits["val"]) == len(spec.splits["test"]) and view.class_names == spec.class_names
+    assert view.fingerprint != spec.fingerprint  # other split name, same files through the links
+    originals = sorted(p.resolve() for p in (tmp_path / "view" / "images").iterdir())
+    assert originals == sorted(spec.splits["test"])

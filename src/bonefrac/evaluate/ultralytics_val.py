@@ -24,9 +24,10 @@ def ultralytics_figures(weights: Path, data_yaml: Path, split: str, imgsz: int |
     try:
         model = YOLO(str(weights))
         with tempfile.TemporaryDirectory(prefix="bonefrac-val-") as project:
+            view = linked_split_view(data_yaml, split, Path(project) / "data")
             result = model.val(
-                data=str(data_yaml),
-                split=split,
+                data=str(view),
+                split="val",
                 imgsz=imgsz or int(model.overrides.get("imgsz") or 640),
                 batch=8,
                 conf=0.001,
@@ -56,6 +57,33 @@ def ultralytics_figures(weights: Path, data_yaml: Path, split: str, imgsz: int |
         "recall": float(box.mr),
         "per_class": per_class,
     }
+
+
+def linked_split_view(data_yaml: Path, split: str, folder: Path) -> Path:
+    """A data.yaml over symbolic links to one split's images and labels, as its 'val' split.
+
+    ultralytics writes a labels .cache file beside the label folder it reads; through the links it lands
+    in `folder`, so the user's data set (possibly read-only, like a shared copy) is never written to.
+    """
+    import yaml
+
+    from bonefrac.data.yolo_format import label_path_for, load_dataset
+
+    spec = load_dataset(data_yaml)
+    images, labels = folder / "images", folder / "labels"
+    images.mkdir(parents=True)
+    labels.mkdir()
+    for index, image in enumerate(spec.splits[split]):
+        name = f"{index:06d}_{image.name}"
+        (images / name).symlink_to(image)
+        label = label_path_for(image)
+        if label.is_file():
+            (labels / name).with_suffix(".txt").symlink_to(label)
+    view = folder / "data.yaml"
+    names = dict(enumerate(spec.class_names))
+    content = {"path": str(folder), "train": "images", "val": "images", "names": names}  # train: required
+    view.write_text(yaml.safe_dump(content), encoding="utf-8")
+    return view
 
 
 def _ultralytics_version() -> str:
