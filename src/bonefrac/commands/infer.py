@@ -73,6 +73,7 @@ def predict(
     """Detect fractures in many images. Exit code 0 when every file worked, 1 when any file failed."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+    from bonefrac.errors import BonefracError
     from bonefrac.infer.batch import SUMMARY_FILENAME, collect_inputs, predict_files
     from bonefrac.infer.predictor import Predictor
 
@@ -104,7 +105,8 @@ def predict(
     for outcome in failed:
         err_console.print(f"[red]failed[/] {outcome.path}: {outcome.error}", highlight=False)
     if failed:
-        raise typer.Exit(1)
+        # a BonefracError, so cli.main exits 1 (typer.Exit codes are lost under standalone_mode=False)
+        raise BonefracError(f"{len(failed)} of {len(outcomes)} files could not be used (listed above)")
 
 
 def bench(
