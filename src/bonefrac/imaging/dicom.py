@@ -48,8 +48,16 @@ def decode_dicom(
     pydicom = _import_pydicom(what)
     try:
         ds = pydicom.dcmread(io.BytesIO(data), force=True)
-    except Exception as exc:
+        return _decode_dataset(ds, pydicom, max_pixels=max_pixels, frame=frame, what=what)
+    except ImageError:
+        raise
+    except Exception as exc:  # pydicom parses elements lazily: a corrupt element fails wherever it is read
         raise ImageError(f"{what}: not a readable DICOM file ({type(exc).__name__}: {exc})") from exc
+
+
+def _decode_dataset(
+    ds: Any, pydicom: Any, *, max_pixels: int, frame: int | None, what: str
+) -> tuple[np.ndarray, tuple[float, float] | None, dict[str, Any]]:
     if not any(keyword in ds for keyword in _PIXEL_KEYWORDS):
         sop, modality = _sop_class_name(ds), ds.get("Modality", "unknown")
         raise ImageError(
