@@ -213,3 +213,35 @@ def test_ultralytics_figures_leave_the_data_set_untouched(tiny_pt_weights, synth
     figures = ultralytics_figures(tiny_pt_weights, synthetic_dataset, "test", 64)
     assert "error" not in figures and set(figures) >= {"mAP50", "mAP50_95", "precision", "recall", "source"}
     assert _snapshot(synthetic_dataset.parent) == before  # no labels/test.cache beside the user's labels
+
+
+@pytest.mark.slow
+def test_evaluate_exported_onnx_updates_the_export_card(tiny_pt_weights, synthetic_dataset, tmp_path):
+    from bonefrac.export.onnx import export_onnx
+
+    weights = tmp_path / "run" / "weights" / "best.pt"
+    weights.parent.mkdir(parents=True)
+    shutil.copyfile(tiny_pt_weights, weights)
+    export_onnx(weights, tmp_path / "export", imgsz=64)
+    model = tmp_path / "export" / "model.onnx"
+    exported = read_model_card(model.parent / "model_card.json")
+    result = runner.invoke(
+        app,
+        [
+            "evaluate",
+            "--weights",
+            str(model),
+            "--data",
+            str(synthetic_dataset),
+            "--split",
+            "val",
+            "--bootstrap",
+            "0",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    card = read_model_card(model.parent / "model_card.json")
+    assert card.operating_point.split == "val" and card.operating_point.rule.startswith("target_sensitivity")
+    assert card.weights_sha256 == exported.weights_sha256 and card.version == exported.version
+    assert card.metrics["export_parity"] == exported.metrics["export_parity"]
+    assert card.metrics["evaluation"]["split"] == "val"

@@ -145,7 +145,14 @@ def write_operating_point(
     )
     if path.is_file():
         card = read_model_card(path)
-        known = {card.weights_sha256, card.source_weights_sha256} - {None}
+        int8_sha = (card.quantization or {}).get("sha256")
+        known = {card.weights_sha256, card.source_weights_sha256, int8_sha} - {None}
+        if int8_sha is not None and digest in known:
+            logger.warning(
+                "%s is shared by the float and int8 models; its operating point now comes from %s",
+                path,
+                Path(weights).name,
+            )
         if known and digest not in known:
             raise ModelError(
                 f"{path} describes another weights file (sha256 {sorted(known)[0][:12]}...), not "
