@@ -25,7 +25,7 @@ TRUTH_COLOUR = (40, 220, 90)
 _STYLE = """
 body{font-family:system-ui,sans-serif;margin:2em;max-width:1200px;color:#222}
 table{border-collapse:collapse;margin:0.5em 0 1.5em}
-td,th{border:1px solid #ccc;padding:4px 8px;text-align:right;white-space:nowrap}
+td,th{border:1px solid #ccc;padding:4px 8px;text-align:right}small{white-space:nowrap}
 th{background:#f2f2f2}td:first-child,th:first-child{text-align:left}.plots img{width:48%;margin:1%}
 .gallery figure{display:inline-block;margin:6px;width:360px;vertical-align:top}.gallery img{width:100%}
 figcaption{font-size:12px}.note{color:#555;font-size:13px}
@@ -38,7 +38,7 @@ def _fmt(entry: Any) -> str:
     value, ci = entry.get("value"), entry.get("ci95")
     if value is None:
         return "n/a"
-    return f"{value:.3f}" + (f" <small>[{ci[0]:.3f}, {ci[1]:.3f}]</small>" if ci else "")
+    return f"{value:.3f}" + (f" <small>[{ci[0]:.2f}, {ci[1]:.2f}]</small>" if ci else "")
 
 
 def _img_tag(png: bytes, alt: str) -> str:
@@ -263,19 +263,20 @@ def render_html(result: dict[str, Any], prepared: PreparedEvaluation | None) -> 
     )
     meta = result.get("by_metadata")
     if meta:
-        keys = (
-            "box.mAP50",
-            "box.recall",
-            "image.auroc",
-            "image.sensitivity",
-            "image.specificity",
-            "froc.score",
-        )
+        columns = {
+            "box.mAP50": "mAP50",
+            "box.recall": "box recall",
+            "image.auroc": "AUROC",
+            "image.sensitivity": "sensitivity",
+            "image.specificity": "specificity",
+            "froc.score": "FROC",
+        }
+        keys = tuple(columns)
         parts.append(
             f"<h2>By {html.escape(meta['column'])}</h2><p class='note'>From {html.escape(meta['csv'])}; "
             f"{meta['images_without_row']} images without a row.</p>"
             + _table(
-                ["group", "images", "with fracture", *keys],
+                ["group", "images", "with fracture", *columns.values()],
                 [
                     [html.escape(g), str(v["images"]), str(v["positive_images"]), *(_fmt(v[k]) for k in keys)]
                     for g, v in meta["groups"].items()

@@ -262,9 +262,9 @@ def compute_results(
         },
         "by_size": {
             "limits": {
-                "small": f"box area < {prepared.settings.size_limits[0]:.4%} of the image",
-                "medium": f"{prepared.settings.size_limits[0]:.4%} .. {prepared.settings.size_limits[1]:.4%}",
-                "large": f"> {prepared.settings.size_limits[1]:.4%} of the image",
+                "small": f"box area < {prepared.settings.size_limits[0]:.2%} of the image",
+                "medium": f"{prepared.settings.size_limits[0]:.2%} .. {prepared.settings.size_limits[1]:.2%}",
+                "large": f"> {prepared.settings.size_limits[1]:.2%} of the image",
                 "relative": list(prepared.settings.size_limits),
             },
             **{
