@@ -124,23 +124,24 @@ def compare(
     out: Path = typer.Option(Path("compare"), "--out", help="Folder for compare.csv and the plots."),
 ) -> None:
     """Compare several evaluations side by side (table, CSV, plots)."""
-    from bonefrac.evaluate.compare import COMPARE_METRICS, format_cell
+    from bonefrac.evaluate.compare import COMPARE_METRICS
     from bonefrac.evaluate.compare import compare as run_compare
 
     outcome = run_compare(inputs, out)
-    table = Table(title=f"{len(outcome.rows)} evaluations")
-    table.add_column("name")
+    table = Table(title=f"{len(outcome.rows)} evaluations (95% intervals in compare.csv)")
+    table.add_column("name", overflow="fold")
     table.add_column("split")
     table.add_column("thr", justify="right")
     for _, label in COMPARE_METRICS:
         table.add_column(label, justify="right")
     for row in outcome.rows:
         thr = row["threshold"]
+        values = [(row["metrics"][key] or {}).get("value") for key, _ in COMPARE_METRICS]
         table.add_row(
             row["name"],
             str(row["split"]),
             f"{thr:.3f}" if thr is not None else "n/a",
-            *(format_cell(row["metrics"][key]) for key, _ in COMPARE_METRICS),
+            *(f"{v:.3f}" if v is not None else "n/a" for v in values),
         )
     console.print(table)
     console.print(f"wrote {outcome.csv_path}, " + ", ".join(str(p) for p in outcome.plots))
