@@ -10,7 +10,9 @@ from rich.console import Console
 
 from bonefrac import __version__
 from bonefrac.commands import data as data_commands
+from bonefrac.commands import evaluate as evaluate_commands
 from bonefrac.commands import imaging as imaging_commands
+from bonefrac.commands import infer as infer_commands
 from bonefrac.errors import BonefracError
 from bonefrac.logging_setup import configure_logging
 
@@ -21,6 +23,8 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(data_commands.app, name="data")
+evaluate_commands.register(app)
+infer_commands.register(app)
 app.add_typer(imaging_commands.app, name="image")
 
 error_console = Console(stderr=True)

@@ -1,0 +1,183 @@
+"""Choose the confidence threshold a model operates at; write it into model_card.json beside the weights."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+
+from bonefrac.errors import EvaluationError, ModelError
+from bonefrac.evaluate import metrics as m
+from bonefrac.evaluate.evaluator import PreparedEvaluation
+from bonefrac.model_card import ModelCard, OperatingPoint, card_path_for, read_model_card, write_model_card
+
+logger = logging.getLogger(__name__)
+
+Rule = Literal["target-sensitivity", "max-f1", "card", "fixed"]
+RULES: tuple[str, ...] = ("target-sensitivity", "max-f1", "card", "fixed")
+
+
+@dataclass(frozen=True)
+class OperatingChoice:
+    """A threshold and how it was found."""
+
+    threshold: float
+    rule: str  # as written into the card: "target_sensitivity=0.9", "max_f1", "fixed", or the card's own
+    split: str | None
+    reached: bool = True  # False when the target sensitivity cannot be reached at any threshold
+    note: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "threshold": self.threshold,
+            "rule": self.rule,
+            "split": self.split,
+            "reached": self.reached,
+            "note": self.note,
+        }
+
+
+def threshold_for_sensitivity(
+    scores: np.ndarray, positive: np.ndarray, target: float, floor: float
+) -> tuple[float, bool]:
+    """The highest threshold whose image-level sensitivity is >= target (so specificity is as high as it
+    can be); (floor, False) when even the confidence floor misses it."""
+    if not 0.0 < target <= 1.0:
+        raise EvaluationError(f"target sensitivity must be in (0, 1], got {target}")
+    positive_scores = np.sort(np.asarray(scores, dtype=np.float64)[np.asarray(positive, bool)])[::-1]
+    if positive_scores.size == 0:
+        raise EvaluationError("the split has no image with a ground-truth box; sensitivity is undefined")
+    needed = math.ceil(target * positive_scores.size - 1e-9)
+    candidate = float(positive_scores[needed - 1])
+    if candidate < floor or candidate <= 0.0:
+        return float(floor), False
+    return candidate, True
+
+
+def threshold_for_max_f1(prepared: PreparedEvaluation, floor: float) -> float:
+    """The detection score at which box-level F1 (IoU >= settings.iou, all classes) is highest."""
+    thresholds, f1 = m.box_f1_curve(prepared.pooled, prepared.settings.iou)
+    if thresholds.size == 0 or f1.max() <= 0:
+        return float(floor)
+    return float(thresholds[int(np.argmax(f1))])
+
+
+def choose_operating_point(
+    prepared: PreparedEvaluation,
+    rule: str,
+    *,
+    split: str,
+    conf_floor: float,
+    target_sensitivity: float = 0.9,
+    fixed_threshold: float | None = None,
+    card_path: Path | None = None,
+) -> OperatingChoice:
+    """Apply a rule: target-sensitivity, max-f1, card (the threshold already in the card), fixed."""
+    if rule == "target-sensitivity":
+        threshold, reached = threshold_for_sensitivity(
+            prepared.scores, prepared.positive, target_sensitivity, conf_floor
+        )
+        note = (
+            ""
+            if reached
+            else (
+                f"target sensitivity {target_sensitivity} not reached at any threshold >= {conf_floor}; "
+                "using the confidence floor"
+            )
+        )
+        if note:
+            logger.warning(note)
+        return OperatingChoice(threshold, f"target_sensitivity={target_sensitivity:g}", split, reached, note)
+    if rule == "max-f1":
+        return OperatingChoice(threshold_for_max_f1(prepared, conf_floor), "max_f1", split)
+    if rule == "fixed":
+        if fixed_threshold is None or not 0.0 <= fixed_threshold <= 1.0:
+            raise EvaluationError(f"rule 'fixed' needs --threshold in [0, 1], got {fixed_threshold}")
+        return OperatingChoice(float(fixed_threshold), "fixed", split)
+    if rule == "card":
+        if card_path is None or not card_path.is_file():
+            raise EvaluationError(
+                f"rule 'card' uses the threshold in model_card.json beside the weights, but {card_path} "
+                "does not exist; choose one first (e.g. on the val split with --rule target-sensitivity)"
+            )
+        point = read_model_card(card_path).operating_point
+        return OperatingChoice(point.threshold, point.rule, point.split, note=f"from {card_path}")
+    raise EvaluationError(f"unknown operating-point rule {rule!r}; choose one of {', '.join(RULES)}")
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with Path(path).open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def write_operating_point(
+    weights: Path,
+    choice: OperatingChoice,
+    *,
+    sensitivity: float | None,
+    specificity: float | None,
+    class_names: tuple[str, ...],
+    input_size: int | None,
+    summary: dict[str, Any],
+    dataset_fingerprint: str | None = None,
+) -> Path:
+    """Set the operating point (and an evaluation summary) in model_card.json beside `weights`.
+
+    An existing card is updated; without one a minimal card is created. A card that names another
+    weights file (by sha256) is refused rather than overwritten.
+    """
+    path = card_path_for(weights)
+    digest = sha256_of(weights)
+    point = OperatingPoint(
+        threshold=choice.threshold,
+        rule=choice.rule,
+        split=choice.split,
+        sensitivity=_finite(sensitivity),
+        specificity=_finite(specificity),
+    )
+    if path.is_file():
+        card = read_model_card(path)
+        int8_sha = (card.quantization or {}).get("sha256")
+        known = {card.weights_sha256, card.source_weights_sha256, int8_sha} - {None}
+        if int8_sha is not None and digest in known:
+            logger.warning(
+                "%s is shared by the float and int8 models; its operating point now comes from %s",
+                path,
+                Path(weights).name,
+            )
+        if known and digest not in known:
+            raise ModelError(
+                f"{path} describes another weights file (sha256 {sorted(known)[0][:12]}...), not "
+                f"{Path(weights).name} ({digest[:12]}...); evaluate with --no-card or move the card"
+            )
+        if list(card.class_names) != list(class_names):
+            raise ModelError(
+                f"{path} lists classes {card.class_names}, but the model predicts {list(class_names)}"
+            )
+        metrics = dict(card.metrics)
+        metrics["evaluation"] = summary
+        card = card.model_copy(update={"operating_point": point, "metrics": metrics})
+    else:
+        card = ModelCard(
+            name=Path(weights).stem,
+            version="0",
+            class_names=list(class_names),
+            input_size=int(input_size or 640),
+            operating_point=point,
+            metrics={"evaluation": summary},
+            dataset_fingerprint=dataset_fingerprint,
+            weights_sha256=digest,
+        )
+    return write_model_card(card, path)
+
+
+def _finite(value: float | None) -> float | None:
+    return None if value is None or not np.isfinite(value) else float(value)

@@ -1,0 +1,315 @@
+"""Predict once per image at a low confidence floor, save/load the predictions, read the ground truth.
+
+Every metric is computed from these saved records, never from framework objects: ultralytics `Results`
+are turned into `Detections` as soon as they come back (.pt), and `.onnx` models go through the same
+`Predictor` the service uses, so what is evaluated is what is served.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from bonefrac.data.yolo_format import label_path_for, read_label_lines
+from bonefrac.errors import EvaluationError, ModelError
+from bonefrac.records import DatasetSpec, Detections
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_CONF_FLOOR = 0.001
+WEIGHT_KINDS = {".pt": "pt", ".onnx": "onnx"}
+PREDICTIONS_FORMAT = "bonefrac.predictions/1"
+
+
+@dataclass(frozen=True)
+class ImagePrediction:
+    """What a model found on one image, with the image size the boxes refer to."""
+
+    path: Path
+    width: int
+    height: int
+    detections: Detections
+
+
+@dataclass(frozen=True)
+class GroundTruth:
+    """The labelled boxes of one image in pixel coordinates (an empty array for a background image)."""
+
+    path: Path
+    width: int
+    height: int
+    xyxy: np.ndarray  # (G, 4) float64
+    class_id: np.ndarray  # (G,) int64
+
+    @property
+    def is_background(self) -> bool:
+        return self.xyxy.shape[0] == 0
+
+
+@dataclass(frozen=True)
+class PredictionSet:
+    """All predictions of one model on one split, with how they were made."""
+
+    weights: Path
+    kind: str  # "pt" or "onnx"
+    split: str
+    class_names: tuple[str, ...]
+    conf_floor: float
+    images: tuple[ImagePrediction, ...]
+    skipped: tuple[str, ...] = ()  # "path: reason" for images the model could not read
+    imgsz: int | None = None
+
+
+def weights_kind(weights: Path) -> str:
+    """'pt' or 'onnx' for an existing weights file; ModelError otherwise."""
+    weights = Path(weights)
+    kind = WEIGHT_KINDS.get(weights.suffix.lower())
+    if kind is None:
+        raise ModelError(
+            f"weights must be a .pt (ultralytics training output) or .onnx (bonefrac export) file, "
+            f"got {weights.name!r}"
+        )
+    if not weights.is_file():
+        raise ModelError(f"weights not found: {weights}")
+    return kind
+
+
+def predict_split(
+    weights: Path,
+    images: Sequence[Path],
+    *,
+    split: str,
+    class_names: tuple[str, ...],
+    conf_floor: float = DEFAULT_CONF_FLOOR,
+    iou: float = 0.7,
+    imgsz: int | None = None,
+) -> PredictionSet:
+    """Run the model once on every image at `conf_floor`; unreadable images are skipped and listed."""
+    if not 0.0 <= conf_floor < 1.0:
+        raise EvaluationError(f"confidence floor must be in [0, 1), got {conf_floor}")
+    kind = weights_kind(weights)
+    if kind == "pt":
+        predictions, skipped, used_imgsz, model_names = _predict_pt(weights, images, conf_floor, iou, imgsz)
+    else:
+        predictions, skipped, used_imgsz, model_names = _predict_onnx(weights, images, conf_floor, iou)
+    if len(model_names) != len(class_names):
+        raise ModelError(
+            f"{weights.name} predicts {len(model_names)} classes {tuple(model_names)}, but the data set has "
+            f"{len(class_names)} {class_names}; evaluate with the data set the model was trained for"
+        )
+    if tuple(model_names) != tuple(class_names):
+        logger.warning("model class names %s differ from the data set's %s", tuple(model_names), class_names)
+    if not predictions:
+        raise EvaluationError(f"the model could not read any of the {len(images)} images of split {split!r}")
+    return PredictionSet(
+        weights=Path(weights),
+        kind=kind,
+        split=split,
+        class_names=class_names,
+        conf_floor=conf_floor,
+        images=tuple(predictions),
+        skipped=tuple(skipped),
+        imgsz=used_imgsz,
+    )
+
+
+def _predict_pt(
+    weights: Path, images: Sequence[Path], conf: float, iou: float, imgsz: int | None
+) -> tuple[list[ImagePrediction], list[str], int | None, tuple[str, ...]]:
+    from bonefrac.ultralytics_env import prepare_ultralytics
+
+    prepare_ultralytics()
+    from ultralytics import YOLO
+
+    try:
+        model = YOLO(str(weights))
+    except Exception as exc:  # ultralytics raises many kinds for a file that is not a checkpoint
+        raise ModelError(f"{weights} is not a loadable ultralytics checkpoint: {exc}") from exc
+    if model.task != "detect":
+        raise ModelError(f"{weights} is a {model.task!r} model; bonefrac evaluates 'detect' models")
+    names = tuple(str(model.names[i]) for i in sorted(model.names))
+    used_imgsz = imgsz or int(model.overrides.get("imgsz") or 640)
+    predictions: list[ImagePrediction] = []
+    skipped: list[str] = []
+    for path in images:
+        try:
+            results = model.predict(
+                source=str(path), conf=conf, iou=iou, imgsz=used_imgsz, max_det=300, verbose=False
+            )
+        except Exception as exc:  # a corrupt file must not end the whole evaluation
+            skipped.append(f"{path}: {exc}")
+            logger.warning("skipping %s: %s", path, exc)
+            continue
+        result = results[0]
+        boxes = result.boxes
+        height, width = (int(v) for v in result.orig_shape[:2])
+        detections = Detections(
+            boxes.xyxy.cpu().numpy(),
+            boxes.conf.cpu().numpy(),
+            boxes.cls.cpu().numpy().astype(np.int64),
+            names,
+        )
+        predictions.append(ImagePrediction(Path(path), width, height, detections))
+    return predictions, skipped, used_imgsz, names
+
+
+def _predict_onnx(
+    weights: Path, images: Sequence[Path], conf: float, iou: float
+) -> tuple[list[ImagePrediction], list[str], int | None, tuple[str, ...]]:
+    try:
+        from bonefrac.imaging.io import load_image
+        from bonefrac.infer.predictor import Predictor
+    except ImportError as exc:
+        raise ModelError(
+            f"evaluating .onnx needs bonefrac.infer and bonefrac.imaging (install the 'serve' extra): {exc}"
+        ) from exc
+    from bonefrac.errors import ImageError
+
+    predictor = Predictor(weights)
+    predictions: list[ImagePrediction] = []
+    skipped: list[str] = []
+    for path in images:
+        try:
+            radiograph = load_image(path)
+        except ImageError as exc:
+            skipped.append(f"{path}: {exc}")
+            logger.warning("skipping %s: %s", path, exc)
+            continue
+        detections = predictor.predict(radiograph, conf=conf, iou=iou)
+        predictions.append(ImagePrediction(Path(path), radiograph.width, radiograph.height, detections))
+    return predictions, skipped, int(predictor.input_size), tuple(predictor.class_names)
+
+
+def parse_label_file(label_path: Path, width: int, height: int, n_classes: int) -> GroundTruth:
+    """YOLO label lines (class cx cy w h, or class x1 y1 x2 y2 ... polygons) as pixel boxes.
+
+    A missing file means a background image. Lines that cannot be used (wrong field count, class out of
+    range, not numbers) are skipped with a warning: data checks report them; evaluation must still run.
+    Boxes are clipped to the image.
+    """
+    boxes: list[list[float]] = []
+    classes: list[int] = []
+    lines = read_label_lines(label_path) if label_path.is_file() else []
+    for number, line in enumerate(lines, start=1):
+        fields = line.split()
+        try:
+            values = [float(v) for v in fields]
+        except ValueError:
+            logger.warning("%s line %d: not numbers, skipped: %r", label_path, number, line)
+            continue
+        if len(values) < 5 or (len(values) > 5 and len(values) % 2 == 0):
+            logger.warning("%s line %d: expected 'class cx cy w h' or a polygon, skipped", label_path, number)
+            continue
+        cls = int(values[0])
+        if cls != values[0] or not 0 <= cls < n_classes:
+            logger.warning(
+                "%s line %d: class %s not in 0..%d, skipped", label_path, number, fields[0], n_classes - 1
+            )
+            continue
+        if len(values) == 5:
+            cx, cy, w, h = values[1:]
+            x1, y1, x2, y2 = cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2
+        else:
+            xs, ys = values[1::2], values[2::2]
+            x1, y1, x2, y2 = min(xs), min(ys), max(xs), max(ys)
+        box = np.clip([x1 * width, y1 * height, x2 * width, y2 * height], 0, [width, height, width, height])
+        if box[2] <= box[0] or box[3] <= box[1]:
+            logger.warning("%s line %d: box has no area, skipped", label_path, number)
+            continue
+        boxes.append(box.tolist())
+        classes.append(cls)
+    return GroundTruth(
+        path=Path(label_path),
+        width=width,
+        height=height,
+        xyxy=np.asarray(boxes, dtype=np.float64).reshape(-1, 4),
+        class_id=np.asarray(classes, dtype=np.int64),
+    )
+
+
+def load_ground_truth(predictions: PredictionSet) -> list[GroundTruth]:
+    """Ground truth for every predicted image, at the size the model saw it."""
+    n_classes = len(predictions.class_names)
+    truths = []
+    for item in predictions.images:
+        truth = parse_label_file(label_path_for(item.path), item.width, item.height, n_classes)
+        truths.append(GroundTruth(item.path, item.width, item.height, truth.xyxy, truth.class_id))
+    return truths
+
+
+def split_images(spec: DatasetSpec, split: str) -> tuple[Path, ...]:
+    """The images of `split`, with an EvaluationError naming the splits that exist."""
+    if split not in spec.splits:
+        raise EvaluationError(
+            f"split {split!r} is not in {spec.yaml_path}; available splits: {', '.join(sorted(spec.splits))}"
+        )
+    images = spec.splits[split]
+    if not images:
+        raise EvaluationError(f"split {split!r} of {spec.yaml_path} has no images")
+    return images
+
+
+def save_predictions(predictions: PredictionSet, path: Path) -> Path:
+    """Write predictions.json (boxes rounded to 0.01 px, confidences to 1e-5)."""
+    data: dict[str, Any] = {
+        "format": PREDICTIONS_FORMAT,
+        "weights": str(predictions.weights),
+        "kind": predictions.kind,
+        "split": predictions.split,
+        "class_names": list(predictions.class_names),
+        "conf_floor": predictions.conf_floor,
+        "imgsz": predictions.imgsz,
+        "skipped": list(predictions.skipped),
+        "images": [
+            {
+                "path": str(item.path),
+                "width": item.width,
+                "height": item.height,
+                "detections": item.detections.to_list(),
+            }
+            for item in predictions.images
+        ],
+    }
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(data, indent=1) + "\n", encoding="utf-8")
+    return path
+
+
+def load_predictions(path: Path) -> PredictionSet:
+    """Read a predictions.json written by `save_predictions`."""
+    try:
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise EvaluationError(f"cannot read predictions {path}: {exc}") from exc
+    if not isinstance(data, dict) or data.get("format") != PREDICTIONS_FORMAT:
+        raise EvaluationError(f"{path} is not a bonefrac predictions file (format {PREDICTIONS_FORMAT})")
+    names = tuple(data["class_names"])
+    images = []
+    for item in data["images"]:
+        boxes = item["detections"]
+        detections = Detections(
+            np.asarray([b["xyxy"] for b in boxes], dtype=np.float32).reshape(-1, 4),
+            np.asarray([b["confidence"] for b in boxes], dtype=np.float32),
+            np.asarray([b["class_id"] for b in boxes], dtype=np.int64),
+            names,
+        )
+        images.append(
+            ImagePrediction(Path(item["path"]), int(item["width"]), int(item["height"]), detections)
+        )
+    return PredictionSet(
+        weights=Path(data["weights"]),
+        kind=data["kind"],
+        split=data["split"],
+        class_names=names,
+        conf_floor=float(data["conf_floor"]),
+        images=tuple(images),
+        skipped=tuple(data.get("skipped", ())),
+        imgsz=data.get("imgsz"),
+    )

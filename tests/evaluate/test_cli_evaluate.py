@@ -1,0 +1,247 @@
+"""`bonefrac evaluate` and `bonefrac compare` end to end, and their errors for bad input."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+
+import pytest
+from typer.testing import CliRunner
+
+from bonefrac.cli import app
+from bonefrac.errors import ConfigError, EvaluationError, ModelError
+from bonefrac.model_card import read_model_card
+
+runner = CliRunner()
+REQUIRED_KEYS = [
+    ("box", "mAP50"),
+    ("box", "mAP50_95"),
+    ("box", "precision"),
+    ("box", "recall"),
+    ("image", "auroc"),
+    ("image", "sensitivity"),
+    ("image", "specificity"),
+    ("image", "threshold"),
+    ("froc", "score"),
+    ("froc", "points"),
+]
+
+
+def _metadata_csv(data_yaml, path):
+    images = sorted((data_yaml.parent / "images").rglob("*.png"))
+    lines = ["file,region"] + [f"{p.name},{'hand' if i % 2 else 'leg'}" for i, p in enumerate(images)]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def _snapshot(folder):
+    return {(str(p), p.stat().st_mtime_ns) for p in folder.rglob("*")}
+
+
+@pytest.mark.slow
+def test_evaluate_pt_end_to_end(tiny_pt_weights, synthetic_dataset, tmp_path):
+    weights = tmp_path / "run" / "weights" / "last.pt"
+    weights.parent.mkdir(parents=True)
+    shutil.copyfile(tiny_pt_weights, weights)
+    csv_path = _metadata_csv(synthetic_dataset, tmp_path / "meta.csv")
+    args = [
+        "evaluate",
+        "--weights",
+        str(weights),
+        "--data",
+        str(synthetic_dataset),
+        "--split",
+        "val",
+        "--bootstrap",
+        "40",
+        "--seed",
+        "3",
+        "--metadata",
+        str(csv_path),
+        "--metadata-column",
+        "region",
+    ]
+    before = _snapshot(synthetic_dataset.parent)
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    out = weights.parent / "eval-val"
+    evaluation = json.loads((out / "eval.json").read_text())
+    for section, key in REQUIRED_KEYS:
+        assert key in evaluation[section], (section, key)
+    assert [p["fp_per_image"] for p in evaluation["froc"]["points"]] == [0.125, 0.25, 0.5, 1, 2, 4, 8]
+    assert evaluation["counts"]["images"] == 6 and evaluation["model"]["kind"] == "pt"
+    assert set(evaluation["by_metadata"]["groups"]) == {"hand", "leg"}
+    ultra = evaluation["box"]["ultralytics"]
+    assert "error" not in ultra and 0.0 <= ultra["mAP50"] <= 1.0
+    assert _snapshot(synthetic_dataset.parent) == before, "evaluate wrote into the data set"
+    assert (out / "report.html").stat().st_size > 10_000 and (out / "predictions.json").is_file()
+    card = read_model_card(weights.parent / "model_card.json")
+    assert card.operating_point.split == "val" and card.operating_point.rule == "target_sensitivity=0.9"
+    assert card.operating_point.threshold == pytest.approx(evaluation["image"]["threshold"])
+
+    # the threshold chosen on val, applied to test; the predictions of the first run can be reused too
+    again = runner.invoke(
+        app,
+        [
+            "evaluate",
+            "--weights",
+            str(weights),
+            "--data",
+            str(synthetic_dataset),
+            "--rule",
+            "card",
+            "--bootstrap",
+            "0",
+            "--no-ultralytics-val",
+        ],
+    )
+    assert again.exit_code == 0, again.output
+    test_eval = json.loads((weights.parent / "eval-test" / "eval.json").read_text())
+    assert test_eval["image"]["threshold"] == pytest.approx(card.operating_point.threshold)
+    assert test_eval["box"]["mAP50"]["ci95"] is None
+    reuse = runner.invoke(
+        app,
+        [
+            "evaluate",
+            "--weights",
+            str(weights),
+            "--data",
+            str(synthetic_dataset),
+            "--split",
+            "val",
+            "--predictions",
+            str(out / "predictions.json"),
+            "--bootstrap",
+            "40",
+            "--seed",
+            "3",
+            "--no-ultralytics-val",
+            "--no-card",
+            "--out",
+            str(tmp_path / "reuse"),
+        ],
+    )
+    assert reuse.exit_code == 0, reuse.output
+    reused = json.loads((tmp_path / "reuse" / "eval.json").read_text())
+    for key in ("mAP50", "mAP50_95", "precision", "recall", "per_class"):
+        assert reused["box"][key] == evaluation["box"][key], key
+    assert reused["image"] == evaluation["image"] and reused["froc"] == evaluation["froc"]
+
+    compared = runner.invoke(
+        app, ["compare", str(out), str(weights.parent / "eval-test"), "--out", str(tmp_path / "cmp")]
+    )
+    assert compared.exit_code == 0, compared.output
+    assert (tmp_path / "cmp" / "compare.csv").read_text().count("\n") == 3
+
+
+@pytest.mark.slow
+def test_evaluate_onnx_through_the_service_predictor(tiny_onnx_model, synthetic_dataset, tmp_path):
+    model = tmp_path / "export" / "model.onnx"
+    model.parent.mkdir()
+    shutil.copyfile(tiny_onnx_model, model)
+    result = runner.invoke(
+        app,
+        [
+            "evaluate",
+            "--weights",
+            str(model),
+            "--data",
+            str(synthetic_dataset),
+            "--bootstrap",
+            "20",
+            "--rule",
+            "max-f1",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    evaluation = json.loads((model.parent / "eval-test" / "eval.json").read_text())
+    assert evaluation["model"]["kind"] == "onnx" and evaluation["counts"]["images"] == 6
+    assert "ultralytics" not in evaluation["box"]
+    assert read_model_card(model.parent / "model_card.json").operating_point.rule == "max_f1"
+
+
+def test_evaluate_missing_weights_exits_2_with_message(synthetic_dataset, tmp_path):
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "bonefrac",
+            "evaluate",
+            "--weights",
+            str(tmp_path / "best.pt"),
+            "--data",
+            str(synthetic_dataset),
+        ],
+        capture_output=True,
+        text=True,
+    )
+    assert proc.returncode == 2 and "weights not found" in proc.stderr
+
+
+@pytest.mark.parametrize(
+    ("weights_name", "extra", "error", "message"),
+    [
+        ("model.h5", [], ModelError, "must be a .pt"),
+        ("best.pt", ["--split", "holdout"], EvaluationError, "available splits: test, train, val"),
+        ("best.pt", ["--rule", "best"], ConfigError, "rule"),
+        ("best.pt", ["--target-sensitivity", "1.5"], ConfigError, "target_sensitivity"),
+        ("best.pt", ["--metadata", "m.csv"], EvaluationError, "go together"),
+    ],
+)
+def test_evaluate_bad_inputs(synthetic_dataset, tmp_path, weights_name, extra, error, message):
+    weights = tmp_path / weights_name
+    weights.write_bytes(b"not a model")
+    result = runner.invoke(
+        app, ["evaluate", "--weights", str(weights), "--data", str(synthetic_dataset), *extra]
+    )
+    assert isinstance(result.exception, error), result.output
+    assert message in str(result.exception)
+
+
+def test_compare_without_eval_json_fails_clearly(tmp_path):
+    result = runner.invoke(app, ["compare", str(tmp_path)])
+    assert isinstance(result.exception, EvaluationError) and "no eval.json" in str(result.exception)
+
+
+@pytest.mark.slow
+def test_ultralytics_figures_leave_the_data_set_untouched(tiny_pt_weights, synthetic_dataset):
+    from bonefrac.evaluate.ultralytics_val import ultralytics_figures
+
+    before = _snapshot(synthetic_dataset.parent)
+    figures = ultralytics_figures(tiny_pt_weights, synthetic_dataset, "test", 64)
+    assert "error" not in figures and set(figures) >= {"mAP50", "mAP50_95", "precision", "recall", "source"}
+    assert _snapshot(synthetic_dataset.parent) == before  # no labels/test.cache beside the user's labels
+
+
+@pytest.mark.slow
+def test_evaluate_exported_onnx_updates_the_export_card(tiny_pt_weights, synthetic_dataset, tmp_path):
+    from bonefrac.export.onnx import export_onnx
+
+    weights = tmp_path / "run" / "weights" / "best.pt"
+    weights.parent.mkdir(parents=True)
+    shutil.copyfile(tiny_pt_weights, weights)
+    export_onnx(weights, tmp_path / "export", imgsz=64)
+    model = tmp_path / "export" / "model.onnx"
+    exported = read_model_card(model.parent / "model_card.json")
+    result = runner.invoke(
+        app,
+        [
+            "evaluate",
+            "--weights",
+            str(model),
+            "--data",
+            str(synthetic_dataset),
+            "--split",
+            "val",
+            "--bootstrap",
+            "0",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    card = read_model_card(model.parent / "model_card.json")
+    assert card.operating_point.split == "val" and card.operating_point.rule.startswith("target_sensitivity")
+    assert card.weights_sha256 == exported.weights_sha256 and card.version == exported.version
+    assert card.metrics["export_parity"] == exported.metrics["export_parity"]
+    assert card.metrics["evaluation"]["split"] == "val"
