@@ -68,9 +68,7 @@ def build_router(service: Service) -> APIRouter:
     )
     retry = {"Retry-After": str(settings.retry_after_s)}
 
-    def require_key(
-        request: Request, presented: Annotated[str | None, Security(key_header)] = None
-    ) -> str | None:
+    def require_key(request: Request, presented: str | None = Security(key_header)) -> str | None:
         if not service.keys.required:
             return None
         key_id = service.keys.identify(presented)
