@@ -35,7 +35,23 @@ import numpy as np
 
 REPO = Path(__file__).resolve().parents[1]
 RESULTS = REPO / "bench" / "RESULTS.md"
+SECTION = "## Service load test (`bench/bench_load.py --append`)"
 HEADER = "| date (UTC) | machine | bench | model | setting | result |\n|---|---|---|---|---|---|\n"
+
+
+def record_row(row: str) -> None:
+    """Add `row` at the end of this bench's table in RESULTS.md (other benches keep their own tables)."""
+    text = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n"
+    if SECTION not in text:
+        text = text.rstrip("\n") + f"\n\n{SECTION}\n\n{HEADER}"
+    lines = text.splitlines(keepends=True)
+    start = next(i for i, line in enumerate(lines) if line.startswith(SECTION))
+    end = start + 1
+    while end < len(lines) and not lines[end].startswith("## "):
+        end += 1
+    last_row = max(i for i in range(start, end) if lines[i].startswith("|"))
+    lines.insert(last_row + 1, row)
+    RESULTS.write_text("".join(lines))
 
 
 @dataclass
@@ -265,10 +281,7 @@ def main() -> None:
             f"engine alone {baseline:.1f} img/s; "
             f"load avg {load:.1f} |\n"
         )
-        if not RESULTS.exists():
-            RESULTS.write_text("# Benchmark results\n\n" + HEADER)
-        with RESULTS.open("a") as out:
-            out.write(row)
+        record_row(row)
         print(f"appended to {RESULTS}")
 
 
