@@ -13,6 +13,7 @@ from bonefrac.commands import data as data_commands
 from bonefrac.commands import evaluate as evaluate_commands
 from bonefrac.commands import imaging as imaging_commands
 from bonefrac.commands import infer as infer_commands
+from bonefrac.commands import serve as serve_commands
 from bonefrac.errors import BonefracError
 from bonefrac.logging_setup import configure_logging
 
@@ -26,6 +27,7 @@ app.add_typer(data_commands.app, name="data")
 evaluate_commands.register(app)
 infer_commands.register(app)
 app.add_typer(imaging_commands.app, name="image")
+app.command("serve")(serve_commands.serve)
 
 error_console = Console(stderr=True)
 
