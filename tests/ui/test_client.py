@@ -38,7 +38,7 @@ def _error(status: int, code: str, message: str, headers: dict[str, str] | None 
         (401, "unauthorized", "missing X-API-Key header", "needs a valid API key"),
         (403, "forbidden", "unknown API key", "BONEFRAC_API_KEY"),
         (413, "upload_too_large", "the body exceeds 20971520 bytes", "too large"),
-        (415, "unsupported_media_type", "not an image: expected PNG, JPEG or DICOM", "could not use this file"),
+        (415, "unsupported_media_type", "not an image: expected PNG, JPEG or DICOM", "could not use this"),
         (422, "invalid_image", "the image is truncated", "the image is truncated"),
         (503, "overloaded", "the queue is full", "Try again in 3 s"),
         (500, "internal_error", "unexpected server error; see the logs", "failed on this request"),
@@ -56,7 +56,8 @@ def test_http_client_translates_service_errors(status, code, message, expected):
 
 
 def test_plain_words_without_json_body_names_the_status():
-    assert plain_words(502, None, "http://s") == "The service failed on this request (HTTP 502). Its logs say more."
+    expected = "The service failed on this request (HTTP 502). Its logs say more."
+    assert plain_words(502, None, "http://s") == expected
 
 
 def test_http_client_unreachable_service_says_so():
