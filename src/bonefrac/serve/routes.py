@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import time
 from typing import Annotated, Any
 
@@ -68,9 +69,7 @@ def build_router(service: Service) -> APIRouter:
     )
     retry = {"Retry-After": str(settings.retry_after_s)}
 
-    def require_key(
-        request: Request, presented: Annotated[str | None, Security(key_header)] = None
-    ) -> str | None:
+    def require_key(request: Request, presented: str | None = Security(key_header)) -> str | None:
         if not service.keys.required:
             return None
         key_id = service.keys.identify(presented)
@@ -95,13 +94,18 @@ def build_router(service: Service) -> APIRouter:
         request: Request, file: UploadFile, threshold: float | None, annotate: bool
     ) -> Analysis:
         arrived = time.perf_counter()
+        data = await file.read()
+        entry = _audit(request)
+        if entry is not None:
+            entry.image_sha256 = hashlib.sha256(data).hexdigest() if data else None
+            entry.image_bytes = len(data)
+            entry.image_data = data if settings.audit_store_pixels and data else None
         try:
             used = service.threshold_for(threshold)
-            job = service.analyse_job(await file.read(), file.filename, used, annotate)
+            job = service.analyse_job(data, file.filename, used, annotate)
         except NotReady as exc:
             service.metrics.rejections.labels("not_ready").inc()
             raise ApiError(503, "not_ready", f"the model is not ready yet ({exc})", retry) from exc
-        entry = _audit(request)
         if entry is not None:
             entry.model_sha256 = service.engine.sha256
             entry.threshold = used
@@ -127,8 +131,6 @@ def build_router(service: Service) -> APIRouter:
         )
         request.state.threshold = used
         if entry is not None:
-            entry.image_sha256 = analysis.sha256
-            entry.image_bytes = analysis.size_bytes
             entry.image_width = analysis.radiograph.width
             entry.image_height = analysis.radiograph.height
             entry.detections = analysis.detections.to_list()

@@ -11,9 +11,10 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from bonefrac.config import explain_validation_error
 from bonefrac.errors import ConfigError
+from bonefrac.imaging.limits import DEFAULT_MAX_PIXELS
 
 DEFAULT_MAX_UPLOAD_BYTES = 20 * 1024 * 1024
-DEFAULT_MAX_IMAGE_PIXELS = 64_000_000  # 8000 x 8000
+DEFAULT_MAX_IMAGE_PIXELS = DEFAULT_MAX_PIXELS  # 50 MP: above any radiography detector
 
 
 def _split_list(value: object) -> object:
