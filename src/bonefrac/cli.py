@@ -45,7 +45,9 @@ def _root(
 def main() -> None:
     """Console-script entry: run the app, turning library errors into a message and an exit code."""
     try:
-        app(standalone_mode=False)
+        code = app(standalone_mode=False)  # typer.Exit(n) and Ctrl-C (130) come back as a return value
+        if isinstance(code, int) and code:
+            sys.exit(code)
     except BonefracError as exc:
         error_console.print(f"[bold red]error:[/] {exc}", highlight=False)
         sys.exit(exc.exit_code)

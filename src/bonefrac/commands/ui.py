@@ -11,7 +11,7 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
-from bonefrac.errors import ConfigError, ModelError
+from bonefrac.errors import BonefracError, ConfigError, ModelError
 
 console = Console()
 APP_SCRIPT = Path(__file__).resolve().parents[1] / "ui" / "streamlit_app.py"
@@ -88,17 +88,16 @@ def ui(
     signal.signal(signal.SIGTERM, _interrupt)  # a stop request ends streamlit too, not only this process
     try:
         code = process.wait()
-    except KeyboardInterrupt:
+    except KeyboardInterrupt:  # Ctrl-C or SIGTERM: stop streamlit, then let the CLI exit with 130
         process.terminate()
         try:
-            code = process.wait(timeout=10)
+            process.wait(timeout=10)
         except subprocess.TimeoutExpired:
             process.kill()
-            code = process.wait()
-        code = 130
+            process.wait()
+        raise
     if code:
-        raise typer.Exit(code)
-
+        raise BonefracError(f"streamlit exited with code {code}; its messages are above")
 
 def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
