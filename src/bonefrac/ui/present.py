@@ -20,7 +20,7 @@ STAND_IN_WARNING = (
     "This is a STAND-IN model trained on synthetic images only. Its boxes on real radiographs mean nothing; "
     "it is here so the service and UI can be tried before a real model is installed."
 )
-ACCEPTED_TYPES_TEXT = "JPEG, PNG or DICOM radiographs"
+ACCEPTED_TYPES_TEXT = "JPEG, PNG or DICOM"
 
 
 def _number(value: Any, digits: int = 1) -> str:
