@@ -47,9 +47,31 @@ def _png_pixels(data: bytes) -> np.ndarray:
 
 
 @pytest.fixture
-def ui_url(launched, running_service: str, free_port, subprocess_env) -> str:
+def stand_in_model(tiny_onnx_model: Path, tmp_path: Path) -> Path:
+    """The tiny model with a model card that marks it a stand-in and sets its operating point to 0.3."""
+    from bonefrac.model_card import ModelCard, OperatingPoint, card_path_for, write_model_card
+
+    model = tmp_path / "stand_in" / "model.onnx"
+    model.parent.mkdir()
+    shutil.copyfile(tiny_onnx_model, model)
+    card = ModelCard(
+        name="tiny-stand-in",
+        version="0.0.1",
+        class_names=["fractured"],
+        input_size=64,
+        operating_point=OperatingPoint(threshold=0.3, rule="max_f1", split="val"),
+        stand_in=True,
+        limitations=["trained 1 epoch on 30 synthetic images"],
+    )
+    write_model_card(card, card_path_for(model))
+    return model
+
+
+@pytest.fixture
+def ui_url(launched, start_service, stand_in_model: Path, free_port, subprocess_env) -> str:
+    service_url = start_service(stand_in_model)
     port = free_port()
-    command = [sys.executable, "-m", "bonefrac", "ui", "--api-url", running_service, "--port", str(port)]
+    command = [sys.executable, "-m", "bonefrac", "ui", "--api-url", service_url, "--port", str(port)]
     process = launched.start("ui", command, subprocess_env())
     url = f"http://127.0.0.1:{port}"
     launched.wait_http(process, f"{url}/_stcore/health")
@@ -75,9 +97,11 @@ def test_browser_upload_shows_boxes_table_and_downloads(
             expect(page.get_by_text("bonefrac: fracture detection on radiographs")).to_be_visible()
             expect(page.get_by_text("Research use only")).to_be_visible()
             expect(page.get_by_text("not a medical device", exact=False).first).to_be_visible()
+            expect(page.get_by_text("This is a STAND-IN model")).to_be_visible()
+            expect(page.get_by_text("tiny-stand-in 0.0.1 via")).to_be_visible()
 
             slider = page.get_by_role("slider")
-            expect(slider).to_have_value("0.25")  # the model card's operating point
+            expect(slider).to_have_value("0.3")  # the model card's operating point
             slider.focus()
             page.keyboard.press("Home")
             expect(slider).to_have_value("0")
@@ -127,3 +151,40 @@ def test_browser_upload_shows_boxes_table_and_downloads(
             browser.close()
     _keep_artifact(screenshot)
     assert screenshot.stat().st_size > 10_000
+
+
+def test_browser_in_process_engine_without_service(
+    launched, stand_in_model: Path, free_port, subprocess_env, sample_png: bytes, tmp_path: Path
+):
+    from playwright.sync_api import expect, sync_playwright
+
+    port = free_port()
+    command = [sys.executable, "-m", "bonefrac", "ui", "--model", str(stand_in_model), "--port", str(port)]
+    process = launched.start("ui-in-process", command, subprocess_env())
+    launched.wait_http(process, f"http://127.0.0.1:{port}/_stcore/health")
+    image = tmp_path / "hand.png"
+    image.write_bytes(sample_png)
+    broken = tmp_path / "notes.png"
+    broken.write_bytes(b"these are notes, not a radiograph")
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.set_default_timeout(60_000)
+            page.goto(f"http://127.0.0.1:{port}")
+            expect(page.get_by_text(f"via in-process: {stand_in_model}")).to_be_visible()
+            slider = page.get_by_role("slider")
+            expect(slider).to_have_value("0.3")
+            slider.focus()
+            page.keyboard.press("Home")
+            expect(slider).to_have_value("0")
+            page.locator("input[type=file]").set_input_files([str(image), str(broken)])
+            expect(page.get_by_text("boxes at threshold 0.00")).to_be_visible()
+            table = page.locator("[data-testid=stTable] table").filter(has_text="width (px)")
+            expect(table).to_have_count(1)
+            assert table.locator("tbody tr").count() > 0
+            error = page.locator("[data-testid=stAlert]").filter(has_text="notes.png:")
+            expect(error).to_contain_text("accepted formats are")  # the bad file is explained, not a crash
+        finally:
+            browser.close()

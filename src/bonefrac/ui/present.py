@@ -34,7 +34,7 @@ def box_rows(analysis: Analysis) -> list[dict[str, str]]:
         x1, y1, x2, y2 = (float(v) for v in item["xyxy"])
         rows.append(
             {
-                "#": str(index),
+                "box": str(index),
                 "class": str(item.get("class_name", item.get("class_id", ""))),
                 "confidence": _number(item["confidence"], 3),
                 "width (px)": _number(item.get("width_px", x2 - x1)),
