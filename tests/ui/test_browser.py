@@ -93,6 +93,7 @@ def test_browser_upload_shows_boxes_table_and_downloads(
         try:
             page = browser.new_page(viewport={"width": 1400, "height": 1000}, accept_downloads=True)
             page.set_default_timeout(60_000)
+            expect.set_options(timeout=60_000)  # a shared 2-core machine can be slow; waits end on success
             page.goto(ui_url)
             expect(page.get_by_text("bonefrac: fracture detection on radiographs")).to_be_visible()
             expect(page.get_by_text("Research use only")).to_be_visible()
@@ -172,6 +173,7 @@ def test_browser_in_process_engine_without_service(
         try:
             page = browser.new_page(viewport={"width": 1400, "height": 1000})
             page.set_default_timeout(60_000)
+            expect.set_options(timeout=60_000)  # a shared 2-core machine can be slow; waits end on success
             page.goto(f"http://127.0.0.1:{port}")
             expect(page.get_by_text(f"via in-process: {stand_in_model}")).to_be_visible()
             slider = page.get_by_role("slider")
