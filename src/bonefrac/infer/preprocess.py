@@ -15,8 +15,9 @@ import numpy as np
 PAD_VALUE = 114
 _COEF_BITS = 11
 _COEF_SCALE = 1 << _COEF_BITS  # 2048, OpenCV's INTER_RESIZE_COEF_SCALE
-# uint8 -> float32 in [0, 1], exactly as `tensor.float() / 255` (a lookup is faster than a division)
-_TO_UNIT = (np.arange(256, dtype=np.float32) / np.float32(255.0)).astype(np.float32)
+# uint8 -> float32 in [0, 1] exactly as ultralytics' `tensor.float() / 255` (a float32 division)
+_UNIT_DIVISOR = np.float32(255.0)
+_PAD_UNIT = np.float32(PAD_VALUE) / _UNIT_DIVISOR
 
 
 @dataclass(frozen=True)
@@ -96,23 +97,37 @@ _CV2_CHECKED = False
 _CV2 = None
 
 
+def _grey_rows(rows: np.ndarray) -> bool:
+    """True when every pixel of these (n, W, 3) rows has R == G == B (radiographs usually do)."""
+    return rows.shape[2] == 3 and bool(
+        np.array_equal(rows[:, :, 0], rows[:, :, 1]) and np.array_equal(rows[:, :, 0], rows[:, :, 2])
+    )
+
+
 def resize_linear_numpy(pixels: np.ndarray, new_width: int, new_height: int) -> np.ndarray:
     """Bilinear resize of an (H, W, C) uint8 image with OpenCV INTER_LINEAR's fixed-point arithmetic.
 
     Bit-identical to cv2.resize when shrinking; when enlarging, a few pixels may differ by one grey level.
+    When the source rows it reads are grey (R == G == B), one channel is computed and the result is a
+    read-only broadcast view over three channels.
     """
     height, width, channels = pixels.shape
     y0, y1, wy0, wy1 = _axis_table(height, new_height)
     x0, x1, wx0, wx1 = _axis_table(width, new_width)
-    channel = np.arange(channels)
-    cols0 = (x0[:, None] * channels + channel).reshape(-1)
-    cols1 = (x1[:, None] * channels + channel).reshape(-1)
-    wx0c = np.repeat(wx0, channels)[None, :]
-    wx1c = np.repeat(wx1, channels)[None, :]
-    flat = pixels.reshape(height, width * channels)
-    # horizontal pass on the two source rows each output row needs (int32, scaled by 2048)
-    rows0 = flat[y0]
-    rows1 = flat[y1]
+    rows0, rows1 = pixels[y0], pixels[y1]  # the two source rows each output row needs
+    grey = _grey_rows(rows0) and _grey_rows(rows1)
+    if grey:
+        rows0, rows1, cols0, cols1 = rows0[:, :, 0], rows1[:, :, 0], x0, x1
+        wx0c, wx1c = wx0[None, :], wx1[None, :]
+    else:
+        channel = np.arange(channels)
+        cols0 = (x0[:, None] * channels + channel).reshape(-1)
+        cols1 = (x1[:, None] * channels + channel).reshape(-1)
+        wx0c = np.repeat(wx0, channels)[None, :]
+        wx1c = np.repeat(wx1, channels)[None, :]
+        rows0 = rows0.reshape(new_height, width * channels)
+        rows1 = rows1.reshape(new_height, width * channels)
+    # horizontal pass (int32, scaled by 2048)
     h0 = np.take(rows0, cols0, axis=1).astype(np.int32)
     h0 *= wx0c
     h0 += np.take(rows0, cols1, axis=1).astype(np.int32) * wx1c
@@ -130,6 +145,8 @@ def resize_linear_numpy(pixels: np.ndarray, new_width: int, new_height: int) -> 
     h0 += 2
     h0 >>= 2
     np.clip(h0, 0, 255, out=h0)
+    if grey:
+        return np.broadcast_to(h0.astype(np.uint8)[:, :, None], (new_height, new_width, channels))
     return h0.astype(np.uint8).reshape(new_height, new_width, channels)
 
 
@@ -158,12 +175,27 @@ def letterbox(pixels: np.ndarray, size: int, *, use_cv2: bool = True) -> tuple[n
 
 
 def to_input_tensor(letterboxed: list[np.ndarray] | tuple[np.ndarray, ...]) -> np.ndarray:
-    """(N, 3, S, S) float32 in [0, 1], channels first, from (S, S, 3) uint8 RGB images."""
-    batch = np.stack(letterboxed)  # (N, S, S, 3)
-    return _TO_UNIT[batch.transpose(0, 3, 1, 2)]
+    """(N, 3, S, S) float32 in [0, 1], channels first, from (S, S, 3) uint8 RGB (as `x.float() / 255`)."""
+    batch = np.stack(letterboxed).transpose(0, 3, 1, 2)  # (N, 3, S, S) view
+    out = np.empty(batch.shape, np.float32)
+    np.divide(batch, _UNIT_DIVISOR, out=out, dtype=np.float32)
+    return out
 
 
 def preprocess(pixels: np.ndarray, size: int, *, use_cv2: bool = True) -> tuple[np.ndarray, LetterboxParams]:
-    """One RGB uint8 image -> ((1, 3, size, size) float32 input, placement)."""
-    boxed, params = letterbox(pixels, size, use_cv2=use_cv2)
-    return to_input_tensor([boxed]), params
+    """One RGB uint8 image -> ((1, 3, size, size) float32 input, placement).
+
+    The same values as `to_input_tensor([letterbox(...)[0]])`, but only the image region is converted.
+    """
+    params = letterbox_params(pixels.shape[0], pixels.shape[1], size)
+    resized = resize_linear(pixels, params.new_width, params.new_height, use_cv2=use_cv2)
+    out = np.empty((1, pixels.shape[2], size, size), np.float32)
+    out.fill(_PAD_UNIT)
+    top, left = params.pad_top, params.pad_left
+    region = out[0, :, top : top + params.new_height, left : left + params.new_width]
+    if resized.strides[2] == 0:  # a grey broadcast from resize_linear_numpy: convert one plane, copy it
+        np.divide(resized[:, :, 0], _UNIT_DIVISOR, out=region[0], dtype=np.float32)
+        region[1:] = region[0]
+    else:
+        np.divide(resized.transpose(2, 0, 1), _UNIT_DIVISOR, out=region, dtype=np.float32)
+    return out, params
