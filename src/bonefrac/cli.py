@@ -14,6 +14,7 @@ from bonefrac.commands import evaluate as evaluate_commands
 from bonefrac.commands import imaging as imaging_commands
 from bonefrac.commands import infer as infer_commands
 from bonefrac.commands import serve as serve_commands
+from bonefrac.commands.ui import ui as ui_command
 from bonefrac.errors import BonefracError
 from bonefrac.logging_setup import configure_logging
 
@@ -27,6 +28,7 @@ app.add_typer(data_commands.app, name="data")
 evaluate_commands.register(app)
 infer_commands.register(app)
 app.add_typer(imaging_commands.app, name="image")
+app.command("ui")(ui_command)
 app.command("serve")(serve_commands.serve)
 
 error_console = Console(stderr=True)
@@ -51,7 +53,7 @@ def _root(
 def main() -> None:
     """Console-script entry: run the app, turning library errors into a message and an exit code."""
     try:
-        code = app(standalone_mode=False)  # click returns (not raises) typer.Exit codes in this mode
+        code = app(standalone_mode=False)  # typer.Exit(n) and Ctrl-C (130) come back as a return value
         if isinstance(code, int) and code:
             sys.exit(code)
     except BonefracError as exc:
