@@ -10,6 +10,7 @@ from rich.console import Console
 
 from bonefrac import __version__
 from bonefrac.commands import data as data_commands
+from bonefrac.commands import imaging as imaging_commands
 from bonefrac.commands import infer as infer_commands
 from bonefrac.errors import BonefracError
 from bonefrac.logging_setup import configure_logging
@@ -21,6 +22,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(data_commands.app, name="data")
+app.add_typer(imaging_commands.app, name="image")
 infer_commands.register(app)
 
 error_console = Console(stderr=True)

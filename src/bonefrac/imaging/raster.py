@@ -20,7 +20,13 @@ from PIL import Image, features
 
 from bonefrac.errors import ImageError
 from bonefrac.imaging.limits import check_pixel_count, choose_frame
-from bonefrac.imaging.tonemap import apply_exif_orientation, composite_on_black, gray_to_rgb, scale_to_uint8
+from bonefrac.imaging.tonemap import (
+    apply_exif_orientation,
+    composite_on_black,
+    gray_to_rgb,
+    map_through_lut,
+    scale_to_uint8,
+)
 
 log = logging.getLogger(__name__)
 
@@ -37,11 +43,19 @@ _EXIF_ORIENTATION = 0x0112
 
 
 def decode_raster(
-    data: bytes, fmt: str, *, max_pixels: int, frame: int | None, what: str
+    data: bytes, fmt: str, *, max_pixels: int, frame: int | None, what: str, allow_truncated: bool = False
 ) -> tuple[np.ndarray, dict[str, Any]]:
-    """Decode an image file's bytes (already sniffed as `fmt`) to (H, W, 3) uint8 RGB plus metadata."""
+    """Decode an image file's bytes (already sniffed as `fmt`) to (H, W, 3) uint8 RGB plus metadata.
+
+    `allow_truncated`: a JPEG without its end-of-image marker gets one appended, so libjpeg fills the missing
+    rows with mid-grey (what OpenCV does) instead of Pillow refusing it; no global Pillow setting is changed.
+    """
     if fmt == "webp" and not features.check("webp"):
         raise ImageError(f"{what}: WebP decoding needs Pillow built with libwebp; convert the image to PNG")
+    truncated = fmt == "jpeg" and not data.rstrip(b"\x00").endswith(b"\xff\xd9")
+    if truncated and allow_truncated:
+        log.warning("%s: JPEG has no end-of-image marker; decoding what is there (missing rows grey)", what)
+        data = data + b"\xff\xd9"
     try:
         image = Image.open(io.BytesIO(data), formats=_PILLOW_FORMATS[fmt])
     except Image.DecompressionBombError as exc:
@@ -61,6 +75,8 @@ def decode_raster(
         raise ImageError(
             f"{what}: {fmt.upper()} file is truncated or corrupt ({type(exc).__name__}: {exc})"
         ) from exc
+    if truncated and allow_truncated:
+        metadata["truncated"] = True
     return apply_exif_orientation(pixels, orientation), metadata
 
 
@@ -105,10 +121,10 @@ def _to_rgb(image: Image.Image, what: str) -> tuple[np.ndarray, dict[str, Any]]:
     """Pixels of a loaded Pillow image as (H, W, 3) uint8 RGB, plus notes on what conversion happened."""
     mode = image.mode
     if mode in _WIDE_GRAY_MODES:
-        gray, (low, high) = scale_to_uint8(np.asarray(image))
+        gray, (low, high) = map_through_lut(np.asarray(image), scale_to_uint8)
         return gray_to_rgb(gray), {"intensity_range": [low, high]}
     if mode in ("1", "L"):
-        return gray_to_rgb(np.asarray(image.convert("L"))), {}
+        return np.asarray(image.convert("RGB")), {}
     if mode == "P" and "transparency" not in image.info:
         return np.asarray(image.convert("RGB")), {}
     if mode in ("LA", "La", "PA", "P", "RGBA", "RGBa"):
