@@ -54,3 +54,34 @@ def test_parity_report_summary_counts():
     summary = report.summary()
     assert summary["passed"] and summary["matched_boxes"] == 2 and summary["box_agreement"] == 1.0
     assert summary["min_matched_iou"] == 1.0 and summary["max_conf_delta"] == 0.0
+
+
+class _FakeEngine:
+    """Just what near_constant_scores needs: an input size and a raw output."""
+
+    input_size = 32
+    use_cv2 = True
+
+    def __init__(self, scores: np.ndarray) -> None:
+        self.head = np.zeros((1, 5, scores.size), np.float32)
+        self.head[0, 4] = scores
+
+    def run_raw(self, tensor: np.ndarray) -> np.ndarray:
+        return self.head
+
+
+@pytest.mark.parametrize(
+    ("scores", "expected"),
+    [
+        (np.full(500, 0.0123, np.float32), True),  # an untrained model: one score everywhere
+        (np.repeat(np.float32([0.003, 0.012]), 250), True),
+        (np.linspace(0.01, 0.9, 500, dtype=np.float32), False),  # a trained model: scores spread out
+        (np.full(10, 0.5, np.float32), False),  # too few boxes to judge
+    ],
+)
+def test_near_constant_scores(scores, expected):
+    from bonefrac.export.parity import near_constant_scores
+    from bonefrac.records import Radiograph
+
+    image = Radiograph(np.zeros((40, 40, 3), np.uint8), "png")
+    assert near_constant_scores(_FakeEngine(scores), image, conf=0.001) is expected

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 
 import numpy as np
 
-from bonefrac.errors import ExportError
+from bonefrac.errors import ExportError, ImageError
 from bonefrac.records import Radiograph
+
+logger = logging.getLogger(__name__)
 
 DEFAULT_COUNT = 8
 # (height, width) of the synthetic parity images: portrait, landscape, square, tiny and very wide, so the
@@ -68,4 +71,15 @@ def load_samples(
     if not files:
         raise ExportError(f"no images found in {source} (split {split!r}) for the parity check")
     picks = sorted({int(i) for i in np.linspace(0, len(files) - 1, num=min(count, len(files)))})
-    return [(files[i].name, load_image(files[i])) for i in picks]
+    others = [i for i in range(len(files)) if i not in set(picks)]
+    samples: list[tuple[str, Radiograph]] = []
+    for i in picks + others:  # an unreadable file is skipped and replaced by the next readable one
+        if len(samples) == len(picks):
+            break
+        try:
+            samples.append((files[i].name, load_image(files[i])))
+        except ImageError as exc:
+            logger.warning("parity image skipped: %s", exc)
+    if not samples:
+        raise ExportError(f"none of the images in {source} (split {split!r}) could be read")
+    return samples
