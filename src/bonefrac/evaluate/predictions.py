@@ -176,7 +176,9 @@ def _predict_onnx(
     skipped: list[str] = []
     for path in images:
         try:
-            radiograph = load_image(path)
+            # Truncated JPEGs are decoded as OpenCV (and so the .pt path) does, so both paths score one image set;
+            # `bonefrac data check` reports them.
+            radiograph = load_image(path, allow_truncated=True)
         except ImageError as exc:
             skipped.append(f"{path}: {exc}")
             logger.warning("skipping %s: %s", path, exc)
