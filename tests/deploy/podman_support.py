@@ -37,7 +37,15 @@ def tool_env() -> dict[str, str]:
     env = dict(os.environ)
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}"
     env["PYTHON"] = sys.executable
+    env.setdefault("CONTAINERS_CONF", str(PODMAN_DIR / "containers.conf"))
     return env
+
+
+def podman(*args: str, check: bool = False, timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    """`podman ARGS` with the project's containers.conf, output captured as text."""
+    return subprocess.run(
+        ["podman", *args], env=tool_env(), capture_output=True, text=True, check=check, timeout=timeout
+    )
 
 
 def run_script(name: str, *args: str, env: dict[str, str] | None = None, timeout: float = 1800) -> str:

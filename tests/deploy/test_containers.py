@@ -14,7 +14,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from podman_support import FRACATLAS_DIR, REPO_ROOT, Stack, free_port, wait_http
+from podman_support import FRACATLAS_DIR, REPO_ROOT, Stack, free_port, podman, wait_http
 
 pytestmark = [pytest.mark.container, pytest.mark.slow]
 
@@ -34,8 +34,7 @@ def _radiograph(tmp_path: Path) -> Path:
 
 
 def _inspect(kind: str, name: str) -> dict:
-    out = subprocess.run(["podman", kind, "inspect", name], capture_output=True, text=True, check=True).stdout
-    return json.loads(out)[0]
+    return json.loads(podman(kind, "inspect", name, check=True).stdout)[0]
 
 
 def test_api_image_within_size_target(compose_stack: Stack) -> None:
@@ -88,12 +87,12 @@ def test_api_container_is_hardened(compose_stack: Stack) -> None:
     ports = container["HostConfig"]["PortBindings"]["8000/tcp"]
     assert {binding["HostIp"] for binding in ports} == {"127.0.0.1"}
     # No torch on the serving path.
-    probe = subprocess.run(
-        ["podman", "exec", f"{compose_stack.project}_api_1", "python3", "-c", "import torch"],
-        capture_output=True,
-        text=True,
-    )
+    probe = podman("exec", f"{compose_stack.project}_api_1", "python3", "-c", "import torch")
     assert probe.returncode != 0 and "No module named 'torch'" in probe.stderr
+    # The image's own HEALTHCHECK command passes once the service is ready.
+    wait_http(f"{compose_stack.api_url}/readyz")
+    health = podman("healthcheck", "run", f"{compose_stack.project}_api_1")
+    assert health.returncode == 0, health.stdout + health.stderr
 
 
 def test_ui_answers_and_reaches_api_by_service_name(compose_stack: Stack) -> None:
@@ -101,18 +100,13 @@ def test_ui_answers_and_reaches_api_by_service_name(compose_stack: Stack) -> Non
     response = httpx.get(f"{compose_stack.ui_url}/", timeout=30)
     assert response.status_code == 200
     assert "<html" in response.text.lower()
-    reach = subprocess.run(
-        [
-            "podman",
-            "exec",
-            f"{compose_stack.project}_ui_1",
-            "python3",
-            "-c",
-            "import os, urllib.request; "
-            "print(urllib.request.urlopen(os.environ['BONEFRAC_API_URL'] + '/readyz', timeout=10).status)",
-        ],
-        capture_output=True,
-        text=True,
+    reach = podman(
+        "exec",
+        f"{compose_stack.project}_ui_1",
+        "python3",
+        "-c",
+        "import os, urllib.request; "
+        "print(urllib.request.urlopen(os.environ['BONEFRAC_API_URL'] + '/readyz', timeout=10).status)",
     )
     assert reach.returncode == 0 and reach.stdout.strip() == "200", reach.stderr
 
@@ -127,37 +121,28 @@ def test_api_serves_model_from_mounted_volume(compose_stack: Stack, tmp_path: Pa
     mounted = tmp_path / "model"
     mounted.mkdir()
     onnx.save(model, str(mounted / "model.onnx"))
+    # The container runs as uid 10001: the mounted folder must be readable by others.
+    mounted.chmod(0o755)
+    (mounted / "model.onnx").chmod(0o644)
     expected = hashlib.sha256((mounted / "model.onnx").read_bytes()).hexdigest()
     assert expected != compose_stack.images.model_sha256
     port, name = free_port(), f"{compose_stack.project}_mounted"
-    subprocess.run(
-        [
-            "podman",
-            "run",
-            "-d",
-            "--rm",
-            "--name",
-            name,
-            "--read-only",
-            "--tmpfs",
-            "/tmp",
-            "-v",
-            f"{mounted}:/opt/bonefrac/model:ro,Z",
-            "-v",
-            "/var/lib/bonefrac",
-            "-p",
-            f"127.0.0.1:{port}:8000",
-            compose_stack.images.api,
-        ],
-        check=True,
-        capture_output=True,
-    )
+    # The named volume keeps the audit log writable on the read-only root file system.
+    started = podman(
+        "run", "-d", "--rm", "--name", name, "--read-only", "--tmpfs", "/tmp",
+        "-v", f"{mounted}:/opt/bonefrac/model:ro", "-v", f"{name}-audit:/var/lib/bonefrac",
+        "-p", f"127.0.0.1:{port}:8000", compose_stack.images.api,
+    )  # fmt: skip
+    assert started.returncode == 0, started.stderr
     try:
         wait_http(f"http://127.0.0.1:{port}/readyz")
         card = httpx.get(f"http://127.0.0.1:{port}/v1/model", timeout=30).json()
         assert expected in json.dumps(card)
     finally:
-        subprocess.run(["podman", "rm", "-f", "-t", "5", name], capture_output=True, check=False)
+        logs = podman("logs", name).stderr
+        podman("rm", "-f", "-t", "5", name)
+        podman("volume", "rm", "-f", f"{name}-audit")
+        (REPO_ROOT / "build" / "container-mounted-logs.txt").write_text(logs)
 
 
 def test_dockerfiles_pass_hadolint(podman_ready: dict[str, str]) -> None:
@@ -166,4 +151,16 @@ def test_dockerfiles_pass_hadolint(podman_ready: dict[str, str]) -> None:
     dockerfiles = sorted((REPO_ROOT / "deploy").glob("Dockerfile.*"))
     assert {path.name for path in dockerfiles} >= {"Dockerfile.api", "Dockerfile.ui", "Dockerfile.train"}
     result = subprocess.run([hadolint, *map(str, dockerfiles)], capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_deploy_scripts_pass_shellcheck(podman_ready: dict[str, str]) -> None:
+    shellcheck = shutil.which("shellcheck", path=podman_ready["PATH"])
+    assert shellcheck, "shellcheck not found: install-prereqs.sh installs it from Debian"
+    scripts = sorted(
+        [*(REPO_ROOT / "deploy").glob("podman/*.sh"), *(REPO_ROOT / "deploy").glob("azure/*.sh")]
+    ) + [REPO_ROOT / ".ci" / "run"]
+    result = subprocess.run(
+        [shellcheck, "-x", *map(str, scripts)], cwd=REPO_ROOT, capture_output=True, text=True
+    )
     assert result.returncode == 0, result.stdout + result.stderr
