@@ -1,0 +1,52 @@
+"""`bonefrac serve`: the HTTP service (FastAPI + uvicorn) over an ONNX model."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+from rich.console import Console
+
+console = Console(stderr=True)
+
+
+def serve(
+    model: Path | None = typer.Option(
+        None, "--model", help="ONNX model to serve (default: $BONEFRAC_MODEL_PATH, else model.onnx)."
+    ),
+    host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on (0.0.0.0 in a container)."),
+    port: int = typer.Option(8000, "--port", min=1, max=65535, help="TCP port."),
+) -> None:
+    """Serve fracture detection over HTTP: /v1/detect, /v1/detect/annotated, /v1/model, /healthz, /readyz,
+    /metrics, /docs. Every other setting comes from BONEFRAC_* variables (see docs/serve.md)."""
+    import uvicorn
+
+    from bonefrac.model_card import card_path_for, read_model_card
+    from bonefrac.serve.app import create_app
+    from bonefrac.serve.json_logging import configure_service_logging
+    from bonefrac.serve.settings import load_settings
+
+    settings = load_settings(model_path=model)
+    configure_service_logging(settings.log_json)
+    app = create_app(settings)
+    card_file = card_path_for(settings.model_path)
+    if card_file.is_file() and read_model_card(card_file).stand_in:
+        console.print(
+            "[bold yellow]STAND-IN MODEL:[/] trained on synthetic images, not radiographs; "
+            "its boxes mean nothing. For demonstration of the service only.",
+            highlight=False,
+        )
+    auth = "API keys required" if settings.api_keys else "no API keys (development)"
+    console.print(
+        f"bonefrac service: http://{host}:{port}  (docs http://{host}:{port}/docs; {settings.env}, {auth})",
+        highlight=False,
+    )
+    uvicorn.run(
+        app,
+        host=host,
+        port=port,
+        log_config=None,
+        access_log=False,
+        timeout_graceful_shutdown=int(settings.shutdown_grace_s),
+        server_header=False,
+    )

@@ -1,0 +1,262 @@
+"""DICOM decoding through pydicom (imported lazily: it comes with the `serve` extra).
+
+Order of operations (DICOM PS3.3 C.11): stored values -> modality LUT (rescale slope/intercept or LUT)
+-> VOI (VOI LUT sequence, else the first window centre/width, else the actual min..max range)
+-> 0..255 -> MONOCHROME1 inverted. Values stay in their full bit depth until the VOI step.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import math
+from typing import Any
+
+import numpy as np
+
+from bonefrac.errors import ImageError
+from bonefrac.imaging.limits import check_pixel_count, choose_frame
+from bonefrac.imaging.tonemap import gray_to_rgb, scale_to_uint8
+
+log = logging.getLogger(__name__)
+
+_PIXEL_KEYWORDS = ("PixelData", "FloatPixelData", "DoubleFloatPixelData")
+# Header fields copied into Radiograph.metadata. Technical only: no patient, study or institution identifiers.
+_METADATA_KEYWORDS = {
+    "Modality": "modality",
+    "BodyPartExamined": "body_part_examined",
+    "ViewPosition": "view_position",
+    "ImageLaterality": "image_laterality",
+    "PhotometricInterpretation": "photometric_interpretation",
+    "BitsAllocated": "bits_allocated",
+    "BitsStored": "bits_stored",
+    "PixelRepresentation": "pixel_representation",
+    "Manufacturer": "manufacturer",
+    "RescaleSlope": "rescale_slope",
+    "RescaleIntercept": "rescale_intercept",
+}
+_DECODER_HINT = (
+    "install a decoder: pip install pylibjpeg pylibjpeg-libjpeg pylibjpeg-openjpeg pylibjpeg-rle "
+    "(or python-gdcm)"
+)
+
+
+def decode_dicom(
+    data: bytes, *, max_pixels: int, frame: int | None, what: str
+) -> tuple[np.ndarray, tuple[float, float] | None, dict[str, Any]]:
+    """Decode DICOM bytes to (H, W, 3) uint8 RGB, pixel spacing in mm (row, column) and metadata."""
+    pydicom = _import_pydicom(what)
+    try:
+        ds = pydicom.dcmread(io.BytesIO(data), force=True)
+    except Exception as exc:
+        raise ImageError(f"{what}: not a readable DICOM file ({type(exc).__name__}: {exc})") from exc
+    if not any(keyword in ds for keyword in _PIXEL_KEYWORDS):
+        sop, modality = _sop_class_name(ds), ds.get("Modality", "unknown")
+        raise ImageError(
+            f"{what}: DICOM file has no pixel data (SOP class {sop}, modality {modality}); "
+            "only DICOM images (e.g. CR, DX, DR radiographs) are accepted"
+        )
+    rows, columns = int(ds.get("Rows") or 0), int(ds.get("Columns") or 0)
+    check_pixel_count(columns, rows, max_pixels, what)
+    frames = int(ds.get("NumberOfFrames") or 1)
+    index = choose_frame(frames, frame, what)
+    transfer_syntax = _transfer_syntax(ds, pydicom)
+    _check_decoder(transfer_syntax, what)
+    try:
+        ds.pixel_array_options(index=index if frames > 1 else None)
+        stored = ds.pixel_array
+    except Exception as exc:
+        raise ImageError(
+            f"{what}: DICOM pixel data could not be decoded ({transfer_syntax.name}; "
+            f"{type(exc).__name__}: {exc})"
+        ) from exc
+    pixels, notes = _to_display(stored, ds, what)
+    spacing, spacing_source = _pixel_spacing(ds)
+    metadata: dict[str, Any] = {
+        "original_width": columns,
+        "original_height": rows,
+        "mode": str(ds.get("PhotometricInterpretation", "")),
+        "bit_depth": int(ds.get("BitsStored") or ds.get("BitsAllocated") or 8),
+        "frames": frames,
+        "frame": index,
+        "transfer_syntax": transfer_syntax.name,
+        "sop_class": _sop_class_name(ds),
+        **{name: _plain(ds.get(keyword)) for keyword, name in _METADATA_KEYWORDS.items() if keyword in ds},
+        **notes,
+    }
+    if spacing_source:
+        metadata["pixel_spacing_source"] = spacing_source
+    return pixels, spacing, metadata
+
+
+def _import_pydicom(what: str) -> Any:
+    try:
+        import pydicom
+        import pydicom.pixels  # noqa: F401  (numpy pixel handling)
+    except ImportError as exc:
+        raise ImageError(
+            f"{what}: DICOM input needs pydicom, which is not installed; install it with "
+            "pip install 'bonefrac[serve]' (or pip install pydicom)"
+        ) from exc
+    return pydicom
+
+
+def _transfer_syntax(ds: Any, pydicom: Any) -> Any:
+    """The data set's transfer syntax; a bare data set (no file meta) gets the one it was read with."""
+    from pydicom.uid import UID, ExplicitVRBigEndian, ExplicitVRLittleEndian, ImplicitVRLittleEndian
+
+    meta = getattr(ds, "file_meta", None)
+    if meta is None:
+        meta = pydicom.dataset.FileMetaDataset()
+        ds.file_meta = meta
+    if "TransferSyntaxUID" not in meta:
+        if not ds.is_little_endian:
+            meta.TransferSyntaxUID = ExplicitVRBigEndian
+        else:
+            meta.TransferSyntaxUID = ImplicitVRLittleEndian if ds.is_implicit_VR else ExplicitVRLittleEndian
+    return UID(str(meta.TransferSyntaxUID))
+
+
+def _check_decoder(transfer_syntax: Any, what: str) -> None:
+    """Refuse, naming the transfer syntax and what to install, when no decoder here can read it."""
+    from pydicom.pixels import get_decoder
+
+    try:
+        decoder = get_decoder(transfer_syntax)
+    except NotImplementedError as exc:
+        raise ImageError(
+            f"{what}: DICOM transfer syntax {transfer_syntax.name} ({transfer_syntax}) is not supported "
+            "by pydicom; convert the file to an uncompressed transfer syntax"
+        ) from exc
+    if not decoder.is_available:
+        missing = "; ".join(decoder.missing_dependencies) or "no plugin available"
+        raise ImageError(
+            f"{what}: DICOM transfer syntax {transfer_syntax.name} ({transfer_syntax}) needs a decoder that "
+            f"is not installed ({missing}); {_DECODER_HINT}"
+        )
+
+
+def _to_display(stored: np.ndarray, ds: Any, what: str) -> tuple[np.ndarray, dict[str, Any]]:
+    """Stored values of one frame -> (H, W, 3) uint8, with notes on the transforms applied."""
+    from pydicom.pixels import apply_color_lut, apply_modality_lut
+
+    photometric = str(ds.get("PhotometricInterpretation", "MONOCHROME2")).strip().upper()
+    samples = int(ds.get("SamplesPerPixel") or 1)
+    if samples == 1 and photometric in ("MONOCHROME1", "MONOCHROME2"):
+        values = apply_modality_lut(stored, ds)
+        gray, notes = _apply_voi(np.asarray(values, dtype=np.float64), ds)
+        if photometric == "MONOCHROME1":
+            gray = 255 - gray
+            notes["inverted"] = "MONOCHROME1"
+        return gray_to_rgb(gray), notes
+    if samples == 1 and photometric == "PALETTE COLOR":
+        rgb = np.asarray(apply_color_lut(stored, ds))
+        bits = int(ds.RedPaletteColorLookupTableDescriptor[2])
+        return _rgb_to_uint8(rgb, bits), {"palette": "applied"}
+    if samples == 3 and stored.ndim == 3:
+        # pydicom converts YBR_* to RGB while decoding.
+        return _rgb_to_uint8(stored, int(ds.get("BitsStored") or 8)), {}
+    raise ImageError(
+        f"{what}: DICOM photometric interpretation {photometric!r} with {samples} sample(s) per pixel is not "
+        "supported; accepted: MONOCHROME1, MONOCHROME2, PALETTE COLOR, RGB, YBR_*"
+    )
+
+
+def _rgb_to_uint8(rgb: np.ndarray, bits: int) -> np.ndarray:
+    if rgb.dtype == np.uint8 or bits <= 8:
+        return np.ascontiguousarray(rgb.astype(np.uint8))
+    top = float(2**bits - 1)
+    scaled = np.clip(np.rint(rgb.astype(np.float64) * 255.0 / top), 0, 255)
+    return np.ascontiguousarray(scaled.astype(np.uint8))
+
+
+def _apply_voi(values: np.ndarray, ds: Any) -> tuple[np.ndarray, dict[str, Any]]:
+    """Modality values -> uint8 through the VOI LUT, the first window, or the actual range (in that order)."""
+    if "VOILUTSequence" in ds and len(ds.VOILUTSequence):
+        from pydicom.pixels import apply_voi
+
+        item = ds.VOILUTSequence[0]
+        lut_values = np.asarray(apply_voi(values, ds, index=0), dtype=np.float64)
+        lut_data = np.asarray(item.LUTData, dtype=np.float64).reshape(-1)
+        low, high = float(lut_data.min()), float(lut_data.max())
+        if high > low:
+            scaled = np.clip(np.rint((lut_values - low) * 255.0 / (high - low)), 0, 255).astype(np.uint8)
+            return scaled, {"voi": "VOI LUT", "voi_lut_explanation": str(item.get("LUTExplanation", ""))}
+        log.warning("VOI LUT is constant; using the actual value range instead")
+    window = _first_window(ds)
+    if window is not None:
+        center, width, function = window
+        return _window(values, center, width, function), {
+            "voi": "window",
+            "window_center": center,
+            "window_width": width,
+            "voi_lut_function": function,
+        }
+    gray, (low, high) = scale_to_uint8(values)
+    return gray, {"voi": "value range", "intensity_range": [low, high]}
+
+
+def _first_window(ds: Any) -> tuple[float, float, str] | None:
+    """The first (centre, width, function) the header gives, or None when there is none or it is invalid."""
+    if "WindowCenter" not in ds or "WindowWidth" not in ds:
+        return None
+    center, width = _first_value(ds.WindowCenter), _first_value(ds.WindowWidth)
+    function = str(ds.get("VOILUTFunction", "LINEAR") or "LINEAR").strip().upper()
+    if center is None or width is None or not math.isfinite(center) or not math.isfinite(width):
+        return None
+    valid = width >= 1.0 if function not in ("LINEAR_EXACT", "SIGMOID") else width > 0.0
+    if not valid:
+        log.warning("window width %s is invalid for %s; using the actual value range", width, function)
+        return None
+    return center, width, function
+
+
+def _window(values: np.ndarray, center: float, width: float, function: str) -> np.ndarray:
+    """DICOM PS3.3 C.11.2.1.2 windowing of modality values to 0..255."""
+    if function == "SIGMOID":
+        out = 255.0 / (1.0 + np.exp(-4.0 * (values - center) / width))
+    elif function == "LINEAR_EXACT":
+        out = ((values - center) / width + 0.5) * 255.0
+    else:  # LINEAR (also the meaning of an unknown function)
+        out = ((values - (center - 0.5)) / (width - 1.0) + 0.5) * 255.0
+    return np.clip(np.rint(out), 0, 255).astype(np.uint8)
+
+
+def _first_value(value: Any) -> float | None:
+    try:
+        if isinstance(value, str | bytes | int | float):
+            return float(value)
+        return float(value[0])
+    except (TypeError, ValueError, IndexError):
+        return None
+
+
+def _pixel_spacing(ds: Any) -> tuple[tuple[float, float] | None, str | None]:
+    """(row, column) spacing in mm from PixelSpacing, else ImagerPixelSpacing, else the enhanced groups."""
+    candidates = [(keyword, ds.get(keyword)) for keyword in ("PixelSpacing", "ImagerPixelSpacing")]
+    shared = ds.get("SharedFunctionalGroupsSequence")
+    if shared and "PixelMeasuresSequence" in shared[0] and shared[0].PixelMeasuresSequence:
+        candidates.append(("PixelMeasuresSequence", shared[0].PixelMeasuresSequence[0].get("PixelSpacing")))
+    for source, value in candidates:
+        try:
+            row, column = float(value[0]), float(value[1])
+        except (TypeError, ValueError, IndexError):
+            continue
+        if row > 0 and column > 0 and math.isfinite(row) and math.isfinite(column):
+            return (row, column), source
+        log.warning("ignoring invalid %s %r", source, value)
+    return None, None
+
+
+def _sop_class_name(ds: Any) -> str:
+    uid = ds.get("SOPClassUID")
+    return str(getattr(uid, "name", uid)) if uid else "unknown"
+
+
+def _plain(value: Any) -> Any:
+    """A JSON-friendly copy of a header value: numbers (DS, IS) stay numbers, the rest becomes text."""
+    if isinstance(value, float):
+        return float(value)
+    if isinstance(value, int):
+        return int(value)
+    return str(value)

@@ -1,0 +1,101 @@
+"""load_image: any accepted file (path or bytes) -> a display-ready Radiograph.
+
+The format is sniffed from the bytes (magic numbers); the file name is never trusted. Raster formats are
+decoded by raster.py (Pillow), DICOM by dicom.py (pydicom, optional). See docs/imaging.md.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import numpy as np
+
+from bonefrac.errors import ImageError
+from bonefrac.imaging.limits import DEFAULT_MAX_PIXELS
+from bonefrac.imaging.sniff import accepted_formats_text, describe_unaccepted, sniff_format
+from bonefrac.records import Radiograph
+
+__all__ = ["DEFAULT_MAX_PIXELS", "load_image", "read_source"]
+
+log = logging.getLogger(__name__)
+
+
+def load_image(
+    source: Path | str | bytes,
+    *,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+    frame: int | None = None,
+    name: str | None = None,
+) -> Radiograph:
+    """Decode a radiograph file (a path, or its bytes) into RGB uint8 pixels plus metadata.
+
+    Accepted: JPEG, PNG, BMP, TIFF, WebP (8/16-bit; grey, RGB, RGBA, palette, CMYK, LA) and DICOM.
+    `max_pixels` is checked against the header before decoding; `frame` picks one frame of a multi-frame
+    file (required there); `name` is used in error messages (defaults to the file name, or "image").
+    Raises ImageError with what was wrong and what is accepted.
+    """
+    if max_pixels <= 0:
+        raise ImageError(f"max_pixels must be positive, got {max_pixels}")
+    if frame is not None and frame < 0:
+        raise ImageError(f"frame must be 0 or more, got {frame}")
+    data, default_name = read_source(source)
+    what = name or default_name
+    if not data:
+        raise ImageError(f"{what}: file is empty (0 bytes); expected one of {accepted_formats_text()}")
+    fmt = sniff_format(data[:512])
+    if fmt is None:
+        known = describe_unaccepted(data[:512])
+        arrived = f"a {known} file" if known else f"unrecognised content (first bytes {data[:8].hex(' ')})"
+        raise ImageError(f"{what}: {arrived}; accepted formats are {accepted_formats_text()}")
+    _note_misleading_suffix(what, fmt)
+    spacing: tuple[float, float] | None = None
+    if fmt == "dicom":
+        from bonefrac.imaging.dicom import decode_dicom
+
+        pixels, spacing, metadata = decode_dicom(data, max_pixels=max_pixels, frame=frame, what=what)
+    else:
+        from bonefrac.imaging.raster import decode_raster
+
+        pixels, metadata = decode_raster(data, fmt, max_pixels=max_pixels, frame=frame, what=what)
+    metadata = {"format": fmt, "name": what, "file_bytes": len(data), **metadata}
+    return Radiograph(
+        pixels=np.ascontiguousarray(pixels, dtype=np.uint8),
+        source_format=fmt,
+        pixel_spacing_mm=spacing,
+        metadata=metadata,
+    )
+
+
+def read_source(source: Path | str | bytes) -> tuple[bytes, str]:
+    """The bytes of `source` and a name for messages. Strings are paths, never image data."""
+    if isinstance(source, bytes | bytearray | memoryview):
+        return bytes(source), "image"
+    if not isinstance(source, str | Path):
+        raise ImageError(f"image source must be a path or bytes, got {type(source).__name__}")
+    path = Path(source)
+    if not path.exists():
+        raise ImageError(f"{path}: no such file")
+    if not path.is_file():
+        raise ImageError(f"{path}: not a file (a folder or device); give an image file")
+    try:
+        return path.read_bytes(), path.name
+    except OSError as exc:
+        raise ImageError(f"{path}: cannot be read ({exc.strerror or exc})") from exc
+
+
+_SUFFIXES = {
+    "jpeg": {".jpg", ".jpeg", ".jpe", ".jfif"},
+    "png": {".png"},
+    "bmp": {".bmp", ".dib"},
+    "tiff": {".tif", ".tiff"},
+    "webp": {".webp"},
+    "dicom": {".dcm", ".dicom", ".dic", ""},
+}
+
+
+def _note_misleading_suffix(what: str, fmt: str) -> None:
+    suffix = Path(what).suffix.lower()
+    known = set().union(*_SUFFIXES.values())
+    if suffix in known and suffix not in _SUFFIXES[fmt]:
+        log.info("%s: named %s but holds %s; decoding it as %s", what, suffix, fmt.upper(), fmt.upper())

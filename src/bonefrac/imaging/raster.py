@@ -1,0 +1,103 @@
+"""JPEG, PNG, BMP, TIFF and WebP decoding through Pillow, to display-ready RGB uint8.
+
+Conversions (documented in docs/imaging.md):
+- 1-bit, 8-bit grey and palette images become grey/RGB; CMYK, YCbCr, LAB and HSV are converted to RGB.
+- Alpha (LA, RGBA, PA, palette transparency) is composited on black: transparent pixels become black.
+- 16-bit and 32-bit grey (I;16, I, F) are stretched from their actual min..max range to 0..255.
+  16-bit RGB PNGs are reduced to 8 bits per channel by Pillow itself.
+- EXIF (or TIFF) orientation 2-8 is applied, so pixels are upright as a viewer would show them.
+- Multi-page TIFF and animated PNG/WebP need `frame`; a single-frame image accepts frame 0 only.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+from typing import Any
+
+import numpy as np
+from PIL import Image, features
+
+from bonefrac.errors import ImageError
+from bonefrac.imaging.limits import check_pixel_count, choose_frame
+from bonefrac.imaging.tonemap import apply_exif_orientation, composite_on_black, gray_to_rgb, scale_to_uint8
+
+log = logging.getLogger(__name__)
+
+_PILLOW_FORMATS = {
+    "jpeg": ["JPEG"],
+    "png": ["PNG"],
+    "bmp": ["BMP", "DIB"],
+    "tiff": ["TIFF"],
+    "webp": ["WEBP"],
+}
+_BIT_DEPTH = {"1": 1, "I;16": 16, "I;16L": 16, "I;16B": 16, "I;16N": 16, "I": 32, "F": 32}
+_WIDE_GRAY_MODES = ("I;16", "I;16L", "I;16B", "I;16N", "I", "F")
+_EXIF_ORIENTATION = 0x0112
+
+
+def decode_raster(
+    data: bytes, fmt: str, *, max_pixels: int, frame: int | None, what: str
+) -> tuple[np.ndarray, dict[str, Any]]:
+    """Decode an image file's bytes (already sniffed as `fmt`) to (H, W, 3) uint8 RGB plus metadata."""
+    if fmt == "webp" and not features.check("webp"):
+        raise ImageError(f"{what}: WebP decoding needs Pillow built with libwebp; convert the image to PNG")
+    try:
+        image = Image.open(io.BytesIO(data), formats=_PILLOW_FORMATS[fmt])
+    except Image.DecompressionBombError as exc:
+        raise ImageError(f"{what}: refused before decoding, the header claims a huge image ({exc})") from exc
+    except Exception as exc:  # corrupt headers raise many types; the file is untrusted input
+        raise ImageError(f"{what}: not a readable {fmt.upper()} file ({type(exc).__name__}: {exc})") from exc
+    with image:
+        frames = int(getattr(image, "n_frames", 1))
+        index = choose_frame(frames, frame, what)
+        if index:
+            image.seek(index)
+        width, height = image.size
+        check_pixel_count(width, height, max_pixels, what)
+        try:
+            image.load()
+            orientation = int(image.getexif().get(_EXIF_ORIENTATION, 1) or 1)
+            pixels, extra = _to_rgb(image, what)
+        except ImageError:
+            raise
+        except Exception as exc:
+            raise ImageError(
+                f"{what}: {fmt.upper()} file is truncated or corrupt ({type(exc).__name__}: {exc})"
+            ) from exc
+        metadata: dict[str, Any] = {
+            "original_width": width,
+            "original_height": height,
+            "mode": image.mode,
+            "bit_depth": _BIT_DEPTH.get(image.mode, 8),
+            "frames": frames,
+            "frame": index,
+            "exif_orientation": orientation,
+            **extra,
+        }
+        if fmt == "jpeg" and image.mode == "CMYK" and image.info.get("adobe"):
+            metadata["cmyk_note"] = "Adobe CMYK JPEG converted with Pillow's plain CMYK->RGB formula"
+    pixels = apply_exif_orientation(pixels, orientation)
+    return pixels, metadata
+
+
+def _to_rgb(image: Image.Image, what: str) -> tuple[np.ndarray, dict[str, Any]]:
+    """Pixels of a loaded Pillow image as (H, W, 3) uint8 RGB, plus notes on what conversion happened."""
+    mode = image.mode
+    if mode in _WIDE_GRAY_MODES:
+        gray, (low, high) = scale_to_uint8(np.asarray(image))
+        return gray_to_rgb(gray), {"intensity_range": [low, high]}
+    if mode in ("1", "L"):
+        return gray_to_rgb(np.asarray(image.convert("L"))), {}
+    if mode == "P" and "transparency" not in image.info:
+        return np.asarray(image.convert("RGB")), {}
+    if mode in ("LA", "La", "PA", "P", "RGBA", "RGBa"):
+        rgba = np.asarray(image.convert("RGBA"))
+        return composite_on_black(rgba[:, :, :3], rgba[:, :, 3]), {"alpha": "composited on black"}
+    if mode in ("RGB", "RGBX", "CMYK", "YCbCr", "LAB", "HSV"):
+        return np.asarray(image.convert("RGB")), {}
+    array = np.asarray(image)
+    if array.ndim == 2:
+        gray, (low, high) = scale_to_uint8(array)
+        return gray_to_rgb(gray), {"intensity_range": [low, high]}
+    raise ImageError(f"{what}: unsupported pixel mode {mode!r}; convert the image to 8-bit RGB or greyscale")

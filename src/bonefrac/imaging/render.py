@@ -1,0 +1,129 @@
+"""Detections drawn on images (boxes and "name 0.87" labels), and PNG encoding."""
+
+from __future__ import annotations
+
+import io
+from functools import lru_cache
+
+import numpy as np
+from PIL import Image, ImageDraw, ImageFont
+
+from bonefrac.errors import ImageError
+from bonefrac.records import Detections, Radiograph
+
+# Colours per class id (cycled), chosen to stand out on grey radiographs.
+PALETTE: tuple[tuple[int, int, int], ...] = (
+    (255, 56, 56),
+    (255, 178, 29),
+    (72, 249, 10),
+    (0, 194, 255),
+    (255, 55, 199),
+    (146, 204, 23),
+    (52, 69, 147),
+    (255, 112, 31),
+)
+
+
+def line_width_for(height: int, width: int) -> int:
+    """Box outline width in pixels: about 1/300 of the shorter side, at least 1."""
+    return max(1, round(min(height, width) / 300))
+
+
+def font_size_for(height: int, width: int) -> int:
+    """Label text height in pixels: about 1/40 of the shorter side, between 10 and 64."""
+    return int(min(64, max(10, round(min(height, width) / 40))))
+
+
+def draw_detections(
+    image: Radiograph | np.ndarray, detections: Detections, *, threshold: float | None = None
+) -> np.ndarray:
+    """A copy of `image` as (H, W, 3) uint8 with each detection's box and "name 0.87" label drawn.
+
+    `threshold` keeps only detections with confidence >= threshold. Boxes are clipped to the image.
+    """
+    pixels = _as_rgb(image)
+    shown = detections if threshold is None else detections.above(threshold)
+    canvas = Image.fromarray(pixels, mode="RGB")
+    if not len(shown):
+        return np.asarray(canvas).copy()
+    height, width = pixels.shape[:2]
+    line = line_width_for(height, width)
+    font = _font(font_size_for(height, width))
+    draw = ImageDraw.Draw(canvas)
+    order = np.argsort(shown.confidence)  # most confident drawn last, on top
+    for i in order:
+        x1, y1, x2, y2 = (float(v) for v in shown.xyxy[i])
+        x1, x2 = np.clip([x1, x2], 0, width - 1)
+        y1, y2 = np.clip([y1, y2], 0, height - 1)
+        class_id = int(shown.class_id[i])
+        colour = PALETTE[class_id % len(PALETTE)]
+        draw.rectangle((x1, y1, x2, y2), outline=colour, width=line)
+        label = f"{_class_name(shown, class_id)} {float(shown.confidence[i]):.2f}"
+        _draw_label(draw, label, (x1, y1, y2), colour, font, width, height)
+    return np.asarray(canvas).copy()
+
+
+def encode_png(pixels: np.ndarray) -> bytes:
+    """PNG bytes of a (H, W) or (H, W, 3|4) uint8 array (or a Radiograph's pixels)."""
+    array = np.asarray(pixels)
+    channels_ok = array.ndim == 2 or (array.ndim == 3 and array.shape[2] in (3, 4))
+    if array.dtype != np.uint8 or not channels_ok:
+        raise ImageError(
+            f"encode_png needs (H, W) or (H, W, 3|4) uint8 pixels, got {array.shape} {array.dtype}"
+        )
+    if array.size == 0:
+        raise ImageError(f"encode_png needs a non-empty image, got shape {array.shape}")
+    buffer = io.BytesIO()
+    Image.fromarray(np.ascontiguousarray(array)).save(buffer, format="PNG", compress_level=4)
+    return buffer.getvalue()
+
+
+def _as_rgb(image: Radiograph | np.ndarray) -> np.ndarray:
+    array = image.pixels if isinstance(image, Radiograph) else np.asarray(image)
+    if array.dtype != np.uint8:
+        raise ImageError(f"draw_detections needs uint8 pixels, got {array.dtype}")
+    if array.ndim == 2:
+        array = np.repeat(array[:, :, None], 3, axis=2)
+    elif array.ndim == 3 and array.shape[2] == 4:
+        array = array[:, :, :3]
+    if array.ndim != 3 or array.shape[2] != 3 or array.size == 0:
+        raise ImageError(f"draw_detections needs (H, W), (H, W, 3) or (H, W, 4) pixels, got {array.shape}")
+    return np.ascontiguousarray(array)
+
+
+def _class_name(detections: Detections, class_id: int) -> str:
+    names = detections.class_names
+    return names[class_id] if 0 <= class_id < len(names) else str(class_id)
+
+
+@lru_cache(maxsize=16)
+def _font(size: int) -> ImageFont.ImageFont | ImageFont.FreeTypeFont:
+    """Pillow's bundled font at `size` (no download); the fixed bitmap font where FreeType is missing."""
+    try:
+        return ImageFont.load_default(size=size)
+    except (ImportError, OSError, TypeError):
+        return ImageFont.load_default()
+
+
+def _draw_label(
+    draw: ImageDraw.ImageDraw,
+    label: str,
+    box: tuple[float, float, float],
+    colour: tuple[int, int, int],
+    font: ImageFont.ImageFont | ImageFont.FreeTypeFont,
+    width: int,
+    height: int,
+) -> None:
+    """Label on a filled tag above the box's top-left corner, or inside the box when there is no room."""
+    x1, y1, _ = box
+    left, top, right, bottom = draw.textbbox((0, 0), label, font=font)
+    text_w, text_h = right - left, bottom - top
+    pad = max(1, text_h // 5)
+    tag_h = text_h + 2 * pad
+    tag_y = y1 - tag_h if y1 - tag_h >= 0 else y1
+    tag_x = min(max(0.0, x1), max(0.0, width - text_w - 2 * pad))
+    tag_y = min(tag_y, max(0.0, height - tag_h))
+    draw.rectangle((tag_x, tag_y, tag_x + text_w + 2 * pad, tag_y + tag_h), fill=colour)
+    luminance = 0.299 * colour[0] + 0.587 * colour[1] + 0.114 * colour[2]
+    text_colour = (0, 0, 0) if luminance > 140 else (255, 255, 255)
+    draw.text((tag_x + pad - left, tag_y + pad - top), label, fill=text_colour, font=font)

@@ -1,0 +1,154 @@
+"""Audit log: one row per API request in a SQLAlchemy database (SQLite by default, any URL for replicas).
+
+Rows are written synchronously, in one dedicated thread, before the answer leaves the service: a client
+that got an answer has its row stored, and shutdown waits for
+the writes in progress, so stopping mid-load loses nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    Column,
+    DateTime,
+    Float,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    Text,
+    create_engine,
+    event,
+    insert,
+    select,
+)
+from sqlalchemy.engine import Engine
+
+from bonefrac.errors import ConfigError
+
+logger = logging.getLogger(__name__)
+metadata = MetaData()
+
+audit_table = Table(
+    "audit_log",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("time", DateTime(timezone=True), nullable=False, index=True),
+    Column("request_id", String(64), nullable=False, index=True),
+    Column("route", String(64), nullable=False),
+    Column("client_key_id", String(64), nullable=True),
+    Column("client_address", String(64), nullable=True),
+    Column("status_code", Integer, nullable=False),
+    Column("outcome", String(64), nullable=False),  # "ok" or the error code
+    Column("image_sha256", String(64), nullable=True),
+    Column("image_bytes", Integer, nullable=True),
+    Column("image_width", Integer, nullable=True),
+    Column("image_height", Integer, nullable=True),
+    Column("model_sha256", String(64), nullable=True),
+    Column("threshold", Float, nullable=True),
+    Column("detection_count", Integer, nullable=True),
+    Column("detections", Text, nullable=True),  # JSON list
+    Column("duration_ms", Float, nullable=True),
+    Column("image_data", LargeBinary, nullable=True),  # only with BONEFRAC_AUDIT_STORE_PIXELS=true
+)
+
+
+@dataclass
+class AuditEntry:
+    """What one request leaves in the audit log; routes fill what they learn as they go."""
+
+    request_id: str
+    route: str
+    time: datetime = field(default_factory=lambda: datetime.now(UTC))
+    client_key_id: str | None = None
+    client_address: str | None = None
+    status_code: int = 0
+    outcome: str = "ok"
+    image_sha256: str | None = None
+    image_bytes: int | None = None
+    image_width: int | None = None
+    image_height: int | None = None
+    model_sha256: str | None = None
+    threshold: float | None = None
+    detections: list[dict[str, Any]] | None = None
+    duration_ms: float | None = None
+    image_data: bytes | None = None
+
+    def row(self, store_pixels: bool) -> dict[str, Any]:
+        return {
+            "time": self.time,
+            "request_id": self.request_id,
+            "route": self.route,
+            "client_key_id": self.client_key_id,
+            "client_address": self.client_address,
+            "status_code": self.status_code,
+            "outcome": self.outcome,
+            "image_sha256": self.image_sha256,
+            "image_bytes": self.image_bytes,
+            "image_width": self.image_width,
+            "image_height": self.image_height,
+            "model_sha256": self.model_sha256,
+            "threshold": self.threshold,
+            "detection_count": None if self.detections is None else len(self.detections),
+            "detections": None if self.detections is None else json.dumps(self.detections),
+            "duration_ms": self.duration_ms,
+            "image_data": self.image_data if store_pixels else None,
+        }
+
+
+def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA synchronous=NORMAL")
+    cursor.execute("PRAGMA busy_timeout=5000")
+    cursor.close()
+
+
+class AuditLog:
+    """Writes AuditEntry rows; one writer thread keeps SQLite happy and the order of rows stable."""
+
+    def __init__(self, url: str, store_pixels: bool = False) -> None:
+        try:
+            self.engine: Engine = create_engine(url, future=True, pool_pre_ping=True)
+        except Exception as exc:  # SQLAlchemy raises several types for a bad URL
+            raise ConfigError(f"audit database URL {url!r} is not usable: {exc}") from exc
+        if self.engine.dialect.name == "sqlite":
+            event.listen(self.engine, "connect", _sqlite_pragmas)
+        self.store_pixels = store_pixels
+        self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="audit")
+        try:
+            metadata.create_all(self.engine)
+        except Exception as exc:
+            raise ConfigError(f"cannot create the audit table at {url!r}: {exc}") from exc
+
+    def write(self, entry: AuditEntry) -> None:
+        """Store one entry now (blocking)."""
+        with self.engine.begin() as connection:
+            connection.execute(insert(audit_table).values(**entry.row(self.store_pixels)))
+
+    async def write_async(self, entry: AuditEntry) -> None:
+        """Store one entry in the writer thread; a failing database is logged, never fails the request."""
+        loop = asyncio.get_running_loop()
+        try:
+            await loop.run_in_executor(self._writer, self.write, entry)
+        except Exception:  # the audit must never break the answer
+            logger.exception("audit write failed", extra={"request_id": entry.request_id})
+
+    def rows(self, limit: int = 1000) -> list[dict[str, Any]]:
+        """The latest rows, newest last (for tests and operators)."""
+        with self.engine.connect() as connection:
+            result = connection.execute(select(audit_table).order_by(audit_table.c.id.desc()).limit(limit))
+            return [dict(r._mapping) for r in reversed(result.fetchall())]
+
+    def close(self) -> None:
+        """Wait for pending writes, then release the connections."""
+        self._writer.shutdown(wait=True)
+        self.engine.dispose()

@@ -1,0 +1,97 @@
+"""Bounded concurrency and queue: beyond them a clean 503 with Retry-After; slow requests time out."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+
+from bonefrac.serve.limits import InferenceGate, Overloaded, TimedOut
+
+
+def _wait_until(condition, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise TimeoutError("condition not reached")
+        time.sleep(0.01)
+
+
+def test_limits_queue_full_answers_503_with_retry_after(client_for, samples):
+    from conftest import ScriptedEngine
+
+    release = threading.Event()
+    client = client_for(
+        engine=ScriptedEngine(block=release), max_concurrent=1, queue_length=1, retry_after_s=3
+    )
+    gate = client.app.state.service.gate
+    with ThreadPoolExecutor(2) as pool:
+        first = pool.submit(client.post, "/v1/detect", files={"file": samples.png()})
+        _wait_until(lambda: gate.running == 1)
+        second = pool.submit(client.post, "/v1/detect", files={"file": samples.png()})
+        _wait_until(lambda: gate.waiting == 1)
+        refused = client.post("/v1/detect", files={"file": samples.png()})
+        metrics = client.get("/metrics").text
+        release.set()
+        assert first.result().status_code == 200 and second.result().status_code == 200
+    assert refused.status_code == 503
+    assert refused.headers["Retry-After"] == "3"
+    assert refused.json()["error"]["code"] == "queue_full"
+    assert 'bonefrac_rejections_total{reason="queue_full"} 1.0' in metrics
+    assert "bonefrac_queue_depth 1.0" in metrics
+    assert client.post("/v1/detect", files={"file": samples.png()}).status_code == 200  # recovered
+
+
+def test_limits_timeout_answers_503_and_the_slot_comes_back(client_for, samples):
+    from conftest import ScriptedEngine
+
+    release = threading.Event()
+    client = client_for(engine=ScriptedEngine(block=release), request_timeout_s=0.3, max_concurrent=1)
+    response = client.post("/v1/detect", files={"file": samples.png()})
+    assert response.status_code == 503 and response.json()["error"]["code"] == "timeout"
+    assert response.headers["Retry-After"] == "1"
+    gate = client.app.state.service.gate
+    assert gate.running == 1  # the thread still holds its slot until the model returns
+    release.set()
+    _wait_until(lambda: gate.running == 0 and gate.waiting == 0)
+    assert client.post("/v1/detect", files={"file": samples.png()}).status_code == 200
+
+
+def test_gate_counts_admitted_jobs_and_refuses_beyond_the_bound():
+    async def scenario() -> None:
+        gate = InferenceGate(max_concurrent=1, queue_length=1, threads=1, timeout_s=5)
+        release = threading.Event()
+        tasks = [asyncio.ensure_future(gate.run(release.wait)) for _ in range(2)]
+        await asyncio.sleep(0.1)
+        assert (gate.running, gate.waiting) == (1, 1)
+        with pytest.raises(Overloaded, match="limit 1 \\+ queue 1"):
+            await gate.run(lambda: None)
+        release.set()
+        results = await asyncio.gather(*tasks)
+        assert [r[0] for r in results] == [True, True]
+        assert results[1][1] >= 0.0
+        gate.shutdown()
+
+    asyncio.run(scenario())
+
+
+def test_gate_skips_a_job_whose_request_timed_out_in_the_queue():
+    async def scenario() -> None:
+        gate = InferenceGate(max_concurrent=1, queue_length=4, threads=2, timeout_s=0.2)
+        release = threading.Event()
+        ran = []
+        first = asyncio.ensure_future(gate.run(release.wait))
+        await asyncio.sleep(0.05)
+        with pytest.raises(TimedOut):
+            await gate.run(lambda: ran.append(1))
+        release.set()
+        with pytest.raises(TimedOut):
+            await first
+        await asyncio.sleep(0.2)
+        assert ran == [] and gate.waiting == 0 and gate.running == 0
+        gate.shutdown()
+
+    asyncio.run(scenario())

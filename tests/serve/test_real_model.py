@@ -1,0 +1,41 @@
+"""The service over a REAL tiny YOLO11n ONNX model (onnxruntime Predictor), not a scripted engine."""
+
+from __future__ import annotations
+
+import hashlib
+
+import pytest
+
+pytestmark = pytest.mark.slow
+
+
+def test_real_model_detect_answers_with_model_facts(api_client, tiny_onnx_model, samples):
+    response = api_client.post(
+        "/v1/detect", files={"file": samples.png((128, 100))}, data={"threshold": "0.001"}
+    )
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["model"]["sha256"] == hashlib.sha256(tiny_onnx_model.read_bytes()).hexdigest()
+    assert body["image"]["width"] == 128 and body["image"]["height"] == 100
+    for box in body["detections"]:
+        x1, y1, x2, y2 = box["xyxy"]
+        assert 0 <= x1 <= x2 <= 128 and 0 <= y1 <= y2 <= 100
+        assert box["confidence"] >= 0.001
+
+
+def test_real_model_annotated_png_and_card(api_client, samples):
+    png = api_client.post("/v1/detect/annotated", files={"file": samples.dicom()})
+    assert png.status_code == 200 and png.content.startswith(b"\x89PNG")
+    card = api_client.get("/v1/model").json()["card"]
+    assert card["input_size"] == 64 and card["class_names"] == ["fractured"]
+
+
+def test_real_model_bad_inputs_are_4xx(api_client, samples):
+    for files in (
+        {"file": b"junk" * 20},
+        {"file": samples.png()[:100]},
+        {"file": samples.dicom(with_pixels=False)},
+    ):
+        response = api_client.post("/v1/detect", files=files)
+        assert response.status_code == 422 and response.json()["error"]["code"] == "invalid_image"
+    assert api_client.get("/readyz").json()["ready"] is True
