@@ -11,6 +11,7 @@ from rich.console import Console
 from bonefrac import __version__
 from bonefrac.commands import data as data_commands
 from bonefrac.commands import serve as serve_commands
+from bonefrac.commands.ui import ui as ui_command
 from bonefrac.errors import BonefracError
 from bonefrac.logging_setup import configure_logging
 
@@ -22,6 +23,7 @@ app = typer.Typer(
 )
 app.add_typer(data_commands.app, name="data")
 app.command("serve")(serve_commands.serve)
+app.command("ui")(ui_command)
 
 error_console = Console(stderr=True)
 
@@ -45,7 +47,9 @@ def _root(
 def main() -> None:
     """Console-script entry: run the app, turning library errors into a message and an exit code."""
     try:
-        app(standalone_mode=False)
+        code = app(standalone_mode=False)  # typer.Exit(n) and Ctrl-C (130) come back as a return value
+        if isinstance(code, int) and code:
+            sys.exit(code)
     except BonefracError as exc:
         error_console.print(f"[bold red]error:[/] {exc}", highlight=False)
         sys.exit(exc.exit_code)

@@ -1,0 +1,103 @@
+"""`bonefrac ui`: start the Streamlit UI against a running service or an ONNX model in-process."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import typer
+from rich.console import Console
+
+from bonefrac.errors import BonefracError, ConfigError, ModelError
+
+console = Console()
+APP_SCRIPT = Path(__file__).resolve().parents[1] / "ui" / "streamlit_app.py"
+
+
+def streamlit_command(host: str, port: int, max_upload_mb: int) -> list[str]:
+    """The `streamlit run` command line: headless, no usage statistics, no file watcher, no browser."""
+    return [
+        sys.executable,
+        "-m",
+        "streamlit",
+        "run",
+        str(APP_SCRIPT),
+        "--server.headless",
+        "true",
+        "--server.address",
+        host,
+        "--server.port",
+        str(port),
+        "--server.fileWatcherType",
+        "none",
+        "--server.maxUploadSize",
+        str(max_upload_mb),
+        "--browser.gatherUsageStats",
+        "false",
+        "--global.developmentMode",
+        "false",
+        "--client.toolbarMode",
+        "minimal",
+        "--theme.base",
+        "light",
+    ]
+
+
+def ui(
+    api_url: str | None = typer.Option(
+        None,
+        "--api-url",
+        envvar="BONEFRAC_API_URL",
+        help="Address of a running bonefrac service (e.g. http://127.0.0.1:8000). Without it: in-process.",
+    ),
+    model: Path | None = typer.Option(
+        None,
+        "--model",
+        envvar="BONEFRAC_MODEL_PATH",
+        help="ONNX model to run in-process when no --api-url is given (model_card.json beside it).",
+    ),
+    port: int = typer.Option(8501, "--port", min=1, max=65535, help="Port the UI listens on."),
+    host: str = typer.Option("127.0.0.1", "--host", help="Address the UI listens on (0.0.0.0: all)."),
+    max_upload_mb: int = typer.Option(20, "--max-upload-mb", min=1, help="Largest file the page accepts."),
+) -> None:
+    """Start the web UI: upload radiographs, see fracture boxes, download the results."""
+    env = dict(os.environ)
+    if api_url:
+        if not api_url.startswith(("http://", "https://")):
+            raise ConfigError(f"--api-url must start with http:// or https://, got {api_url!r}")
+        env["BONEFRAC_API_URL"] = api_url
+        env.pop("BONEFRAC_MODEL_PATH", None)
+        backend = f"the service at {api_url}"
+    else:
+        if model is None:
+            raise ModelError(
+                "give --api-url (or BONEFRAC_API_URL) to use a running service, or --model "
+                "(or BONEFRAC_MODEL_PATH) to run an ONNX model in-process"
+            )
+        if not model.is_file():
+            raise ModelError(f"model file not found: {model} (expected an .onnx file from `bonefrac export`)")
+        env.pop("BONEFRAC_API_URL", None)
+        env["BONEFRAC_MODEL_PATH"] = str(model.resolve())
+        backend = f"{model} in-process"
+    env["STREAMLIT_BROWSER_GATHER_USAGE_STATS"] = "false"
+    console.print(f"bonefrac UI on http://{host}:{port} using {backend} (Ctrl-C stops it)")
+    process = subprocess.Popen(streamlit_command(host, port, max_upload_mb), env=env)
+    signal.signal(signal.SIGTERM, _interrupt)  # a stop request ends streamlit too, not only this process
+    try:
+        code = process.wait()
+    except KeyboardInterrupt:  # Ctrl-C or SIGTERM: stop streamlit, then let the CLI exit with 130
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+        raise
+    if code:
+        raise BonefracError(f"streamlit exited with code {code}; its messages are above")
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt

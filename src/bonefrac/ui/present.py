@@ -1,0 +1,120 @@
+"""What the UI shows for an analysis: box table, annotated PNG, JSON download, model card facts.
+
+Pure functions over `Analysis` and `ModelCard`, so the Streamlit script only lays them out.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import PurePath
+from typing import Any
+
+from bonefrac.model_card import ModelCard
+from bonefrac.ui.client import Analysis
+
+RESEARCH_NOTICE = (
+    "Research use only. bonefrac is not a medical device: its boxes are not a diagnosis and must not be used "
+    "for clinical decisions. A qualified reader must review every image."
+)
+STAND_IN_WARNING = (
+    "This is a STAND-IN model trained on synthetic images only. Its boxes on real radiographs mean nothing; "
+    "it is here so the service and UI can be tried before a real model is installed."
+)
+ACCEPTED_TYPES_TEXT = "JPEG, PNG or DICOM radiographs"
+
+
+def _number(value: Any, digits: int = 1) -> str:
+    return "—" if value is None else f"{float(value):.{digits}f}"
+
+
+def box_rows(analysis: Analysis) -> list[dict[str, str]]:
+    """One table row of display text per box: class, confidence, size in px and mm ("—" when unknown)."""
+    rows = []
+    for index, item in enumerate(analysis.response.get("detections", []), start=1):
+        x1, y1, x2, y2 = (float(v) for v in item["xyxy"])
+        rows.append(
+            {
+                "#": str(index),
+                "class": str(item.get("class_name", item.get("class_id", ""))),
+                "confidence": _number(item["confidence"], 3),
+                "width (px)": _number(item.get("width_px", x2 - x1)),
+                "height (px)": _number(item.get("height_px", y2 - y1)),
+                "width (mm)": _number(item.get("width_mm")),
+                "height (mm)": _number(item.get("height_mm")),
+                "x1, y1, x2, y2": f"{x1:.0f}, {y1:.0f}, {x2:.0f}, {y2:.0f}",
+            }
+        )
+    return rows
+
+
+def summary_line(analysis: Analysis) -> str:
+    """ "2 boxes at threshold 0.25 (640 x 480 px, 0.14 mm/px, 35 ms)"."""
+    count = len(analysis.detections)
+    image = analysis.response.get("image", {})
+    spacing = image.get("pixel_spacing_mm")
+    spacing_text = f", {float(spacing[1]):.3g} mm/px" if spacing else ", no pixel spacing (sizes in px only)"
+    total_ms = analysis.response.get("timings", {}).get("total_ms")
+    time_text = f", {float(total_ms):.0f} ms" if total_ms is not None else ""
+    noun = "box" if count == 1 else "boxes"
+    return (
+        f"{count} {noun} at threshold {analysis.threshold:.2f} "
+        f"({analysis.radiograph.width} x {analysis.radiograph.height} px{spacing_text}{time_text})"
+    )
+
+
+def annotated_png(analysis: Analysis) -> bytes:
+    """The radiograph with its boxes and "name 0.87" labels, as PNG bytes."""
+    from bonefrac.imaging.render import draw_detections, encode_png
+
+    return encode_png(draw_detections(analysis.radiograph, analysis.detections))
+
+
+def result_json(analysis: Analysis) -> bytes:
+    """The detection answer (service JSON shape) as indented UTF-8 JSON, with the file name added."""
+    document = {"file_name": analysis.name, **analysis.response}
+    return (json.dumps(document, indent=2) + "\n").encode("utf-8")
+
+
+def download_names(file_name: str) -> tuple[str, str]:
+    """("<stem>_annotated.png", "<stem>_detections.json") for an uploaded file name."""
+    stem = PurePath(file_name).stem or "radiograph"
+    return f"{stem}_annotated.png", f"{stem}_detections.json"
+
+
+def card_facts(card: ModelCard) -> list[tuple[str, str]]:
+    """The model card as (field, value) text rows for a table."""
+    point = card.operating_point
+    point_text = f"{point.threshold:.3f} ({point.rule}" + (
+        f", chosen on {point.split}" if point.split else ""
+    )
+    if point.sensitivity is not None:
+        point_text += f", sensitivity {point.sensitivity:.3f}"
+    if point.specificity is not None:
+        point_text += f", specificity {point.specificity:.3f}"
+    point_text += ")"
+    facts = [
+        ("name", card.name),
+        ("version", card.version),
+        ("classes", ", ".join(card.class_names)),
+        ("input size", f"{card.input_size} px"),
+        ("operating point", point_text),
+        ("stand-in", "YES: synthetic training data, not for real radiographs" if card.stand_in else "no"),
+        ("intended use", card.intended_use),
+    ]
+    facts += [(f"metric: {key}", _metric_text(value)) for key, value in sorted(card.metrics.items())]
+    if card.data_credit:
+        facts.append(("data credit", card.data_credit))
+    facts += [("limitation", text) for text in card.limitations]
+    if card.weights_sha256:
+        facts.append(("weights sha256", card.weights_sha256))
+    if card.quantization:
+        facts.append(("quantization", json.dumps(card.quantization, sort_keys=True)))
+    return facts
+
+
+def _metric_text(value: Any) -> str:
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    if isinstance(value, dict | list):
+        return json.dumps(value, sort_keys=True)
+    return str(value)

@@ -1,0 +1,115 @@
+"""The bonefrac Streamlit page: layout only. Start it with `bonefrac ui`.
+
+Reads BONEFRAC_API_URL (talk to a running service) or BONEFRAC_MODEL_PATH (run the engine in-process);
+everything it shows comes from bonefrac.ui.client and bonefrac.ui.present.
+"""
+
+from __future__ import annotations
+
+import os
+
+import streamlit as st
+
+from bonefrac.errors import BonefracError
+from bonefrac.ui import present
+from bonefrac.ui.client import Analysis, DetectorClient, HttpClient, make_client
+
+WAIT_ENV = "BONEFRAC_UI_WAIT_S"
+
+
+@st.cache_resource(show_spinner=False)
+def _client(api_url: str | None, model_path: str | None, wait_s: float) -> DetectorClient:
+    client = make_client(api_url, model_path)
+    if isinstance(client, HttpClient):
+        client.wait_until_ready(timeout_s=wait_s)
+    return client
+
+
+@st.cache_data(show_spinner=False, max_entries=64)
+def _analyze(_client: DetectorClient, where: str, data: bytes, name: str, threshold: float) -> Analysis:
+    return _client.analyze(data, name, threshold)
+
+
+def _message(exc: BonefracError) -> str:
+    return str(getattr(exc, "plain", "") or exc)
+
+
+def _show_analysis(index: int, analysis: Analysis) -> None:
+    st.subheader(analysis.name)
+    st.caption(present.summary_line(analysis))
+    png = present.annotated_png(analysis)
+    original, annotated = st.columns(2)
+    original.image(analysis.radiograph.pixels, caption="original", width="stretch")
+    annotated.image(png, caption="with fracture boxes", width="stretch")
+    rows = present.box_rows(analysis)
+    if rows:
+        st.table(rows)
+    else:
+        st.info("No boxes at this threshold. Lower the threshold to see weaker candidates.")
+    png_name, json_name = present.download_names(analysis.name)
+    left, right = st.columns(2)
+    left.download_button(
+        "Download annotated PNG",
+        png,
+        file_name=png_name,
+        mime="image/png",
+        key=f"png-{index}",
+        on_click="ignore",
+    )
+    right.download_button(
+        "Download detections JSON",
+        present.result_json(analysis),
+        file_name=json_name,
+        mime="application/json",
+        key=f"json-{index}",
+        on_click="ignore",
+    )
+
+
+def main() -> None:
+    st.set_page_config(page_title="bonefrac: fracture detection", layout="wide")
+    st.title("bonefrac: fracture detection on radiographs")
+    st.warning(present.RESEARCH_NOTICE, icon="\u26a0\ufe0f")
+
+    api_url = os.environ.get("BONEFRAC_API_URL") or None
+    model_path = os.environ.get("BONEFRAC_MODEL_PATH") or None
+    wait_s = float(os.environ.get(WAIT_ENV, "60"))
+    try:
+        with st.spinner(f"Connecting to {api_url or model_path} ..."):
+            client = _client(api_url, model_path, wait_s)
+            card = client.model_card()
+    except BonefracError as exc:
+        st.error(_message(exc))
+        st.button("Try again")
+        st.stop()
+
+    if card.stand_in:
+        st.error(present.STAND_IN_WARNING, icon="\U0001f6a7")
+
+    with st.sidebar:
+        st.header("Model")
+        st.caption(f"{card.name} {card.version} via {client.where}")
+        threshold = st.slider(
+            "Confidence threshold",
+            min_value=0.0,
+            max_value=1.0,
+            value=float(card.operating_point.threshold),
+            step=0.01,
+            help=f"Starts at the model's operating point ({card.operating_point.rule}).",
+        )
+        st.caption(f"Operating point: {card.operating_point.threshold:.2f} ({card.operating_point.rule})")
+    with st.expander("Model card", expanded=False):
+        st.table([{"field": field, "value": value} for field, value in present.card_facts(card)])
+
+    uploads = st.file_uploader(f"Radiographs ({present.ACCEPTED_TYPES_TEXT})", accept_multiple_files=True)
+    for index, upload in enumerate(uploads or []):
+        try:
+            with st.spinner(f"Analysing {upload.name} ..."):
+                analysis = _analyze(client, client.where, upload.getvalue(), upload.name, threshold)
+        except BonefracError as exc:
+            st.error(f"{upload.name}: {_message(exc)}")
+            continue
+        _show_analysis(index, analysis)
+
+
+main()
