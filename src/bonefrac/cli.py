@@ -12,6 +12,7 @@ from bonefrac import __version__
 from bonefrac.commands import data as data_commands
 from bonefrac.commands import serve as serve_commands
 from bonefrac.commands.ui import ui as ui_command
+from bonefrac.commands import infer as infer_commands
 from bonefrac.errors import BonefracError
 from bonefrac.logging_setup import configure_logging
 
@@ -24,6 +25,7 @@ app = typer.Typer(
 app.add_typer(data_commands.app, name="data")
 app.command("serve")(serve_commands.serve)
 app.command("ui")(ui_command)
+infer_commands.register(app)
 
 error_console = Console(stderr=True)
 

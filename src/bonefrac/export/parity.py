@@ -225,7 +225,12 @@ def check_parity(
 
     if not images:
         raise ExportError("parity check needs at least one image; none were given")
-    predictor = Predictor(onnx_path)
+    from bonefrac.errors import ModelError
+
+    try:
+        predictor = Predictor(onnx_path)
+    except ModelError as exc:
+        raise ExportError(f"parity check cannot run the exported model: {exc}") from exc
     engine = [predictor.predict(img, conf=conf, iou=iou, max_det=PARITY_MAX_DET) for _, img in images]
     reference = ultralytics_predict(
         weights, [img for _, img in images], predictor.input_size, conf, iou, PARITY_MAX_DET

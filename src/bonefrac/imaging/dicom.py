@@ -48,8 +48,16 @@ def decode_dicom(
     pydicom = _import_pydicom(what)
     try:
         ds = pydicom.dcmread(io.BytesIO(data), force=True)
-    except Exception as exc:
+        return _decode_dataset(ds, pydicom, max_pixels=max_pixels, frame=frame, what=what)
+    except ImageError:
+        raise
+    except Exception as exc:  # pydicom parses elements lazily: a corrupt element fails wherever it is read
         raise ImageError(f"{what}: not a readable DICOM file ({type(exc).__name__}: {exc})") from exc
+
+
+def _decode_dataset(
+    ds: Any, pydicom: Any, *, max_pixels: int, frame: int | None, what: str
+) -> tuple[np.ndarray, tuple[float, float] | None, dict[str, Any]]:
     if not any(keyword in ds for keyword in _PIXEL_KEYWORDS):
         sop, modality = _sop_class_name(ds), ds.get("Modality", "unknown")
         raise ImageError(
@@ -176,9 +184,12 @@ def _apply_voi(values: np.ndarray, ds: Any) -> tuple[np.ndarray, dict[str, Any]]
         from pydicom.pixels import apply_voi
 
         item = ds.VOILUTSequence[0]
-        lut_values = np.asarray(apply_voi(values, ds, index=0), dtype=np.float64)
-        lut_data = np.asarray(item.LUTData, dtype=np.float64).reshape(-1)
-        low, high = float(lut_data.min()), float(lut_data.max())
+        # LUT input is an integer index; rescaled values are rounded to the nearest entry.
+        lut_values = np.asarray(apply_voi(np.rint(values).astype(np.int64), ds, index=0), dtype=np.float64)
+        # The LUT's own output range (LUTData may be US values or OW bytes): run every table entry through it.
+        entries, first_mapped = int(item.LUTDescriptor[0] or 65536), int(item.LUTDescriptor[1])
+        table = np.asarray(apply_voi(np.arange(entries, dtype=np.int64) + first_mapped, ds, index=0))
+        low, high = float(table.min()), float(table.max())
         if high > low:
             scaled = np.clip(np.rint((lut_values - low) * 255.0 / (high - low)), 0, 255).astype(np.uint8)
             return scaled, {"voi": "VOI LUT", "voi_lut_explanation": str(item.get("LUTExplanation", ""))}

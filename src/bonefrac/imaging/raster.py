@@ -48,37 +48,57 @@ def decode_raster(
         raise ImageError(f"{what}: refused before decoding, the header claims a huge image ({exc})") from exc
     except Exception as exc:  # corrupt headers raise many types; the file is untrusted input
         raise ImageError(f"{what}: not a readable {fmt.upper()} file ({type(exc).__name__}: {exc})") from exc
-    with image:
-        frames = int(getattr(image, "n_frames", 1))
-        index = choose_frame(frames, frame, what)
-        if index:
-            image.seek(index)
-        width, height = image.size
-        check_pixel_count(width, height, max_pixels, what)
-        try:
-            image.load()
-            orientation = int(image.getexif().get(_EXIF_ORIENTATION, 1) or 1)
-            pixels, extra = _to_rgb(image, what)
-        except ImageError:
-            raise
-        except Exception as exc:
-            raise ImageError(
-                f"{what}: {fmt.upper()} file is truncated or corrupt ({type(exc).__name__}: {exc})"
-            ) from exc
-        metadata: dict[str, Any] = {
-            "original_width": width,
-            "original_height": height,
-            "mode": image.mode,
-            "bit_depth": _BIT_DEPTH.get(image.mode, 8),
-            "frames": frames,
-            "frame": index,
-            "exif_orientation": orientation,
-            **extra,
-        }
-        if fmt == "jpeg" and image.mode == "CMYK" and image.info.get("adobe"):
-            metadata["cmyk_note"] = "Adobe CMYK JPEG converted with Pillow's plain CMYK->RGB formula"
-    pixels = apply_exif_orientation(pixels, orientation)
-    return pixels, metadata
+    try:
+        with image:
+            pixels, metadata, orientation = _decode_opened(
+                image, max_pixels=max_pixels, frame=frame, what=what
+            )
+    except ImageError:
+        raise
+    except Image.DecompressionBombError as exc:
+        raise ImageError(f"{what}: refused before decoding, the header claims a huge image ({exc})") from exc
+    except Exception as exc:  # truncated data, broken tags, bad palettes: many exception types
+        raise ImageError(
+            f"{what}: {fmt.upper()} file is truncated or corrupt ({type(exc).__name__}: {exc})"
+        ) from exc
+    return apply_exif_orientation(pixels, orientation), metadata
+
+
+def _decode_opened(
+    image: Image.Image, *, max_pixels: int, frame: int | None, what: str
+) -> tuple[np.ndarray, dict[str, Any], int]:
+    """Pixels, metadata and the EXIF orientation still to apply, for an opened (not yet loaded) image."""
+    frames = int(getattr(image, "n_frames", 1))
+    index = choose_frame(frames, frame, what)
+    if index:
+        image.seek(index)
+    width, height = image.size
+    check_pixel_count(width, height, max_pixels, what)
+    orientation = _orientation(image)
+    image.load()
+    # Pillow's TIFF loader turns the pixels upright itself (and reports the upright size), then drops the tag.
+    still_to_apply = orientation if _orientation(image) == orientation else 1
+    if still_to_apply == 1 and orientation >= 5:
+        width, height = height, width
+    pixels, extra = _to_rgb(image, what)
+    metadata: dict[str, Any] = {
+        "original_width": width,
+        "original_height": height,
+        "mode": image.mode,
+        "bit_depth": _BIT_DEPTH.get(image.mode, 8),
+        "frames": frames,
+        "frame": index,
+        "exif_orientation": orientation,
+        **extra,
+    }
+    return pixels, metadata, still_to_apply
+
+
+def _orientation(image: Image.Image) -> int:
+    try:
+        return int(image.getexif().get(_EXIF_ORIENTATION, 1) or 1)
+    except (TypeError, ValueError):
+        return 1
 
 
 def _to_rgb(image: Image.Image, what: str) -> tuple[np.ndarray, dict[str, Any]]:

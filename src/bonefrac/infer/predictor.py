@@ -20,7 +20,7 @@ import numpy as np
 
 from bonefrac.errors import ModelError
 from bonefrac.infer.postprocess import MAX_DET, postprocess
-from bonefrac.infer.preprocess import LetterboxParams, letterbox, to_input_tensor
+from bonefrac.infer.preprocess import LetterboxParams, letterbox, preprocess, to_input_tensor
 from bonefrac.model_card import CARD_FILENAME, ModelCard, read_model_card
 from bonefrac.records import Detections, Radiograph
 
@@ -187,8 +187,8 @@ class Predictor:
     ) -> Detections:
         """Detections on one image, boxes in its own pixels; conf None uses the card's operating threshold."""
         threshold = self._check_args(conf, iou)
-        boxed, params = letterbox(image.pixels, self.input_size, use_cv2=self.use_cv2)
-        head = self.run_raw(to_input_tensor([boxed]))
+        tensor, params = preprocess(image.pixels, self.input_size, use_cv2=self.use_cv2)
+        head = self.run_raw(tensor)
         return self._to_detections(head[0], params, threshold, iou, max_det)
 
     def predict_batch(

@@ -15,8 +15,9 @@ import numpy as np
 PAD_VALUE = 114
 _COEF_BITS = 11
 _COEF_SCALE = 1 << _COEF_BITS  # 2048, OpenCV's INTER_RESIZE_COEF_SCALE
-# uint8 -> float32 in [0, 1], exactly as `tensor.float() / 255` (a lookup is faster than a division)
-_TO_UNIT = (np.arange(256, dtype=np.float32) / np.float32(255.0)).astype(np.float32)
+# uint8 -> float32 in [0, 1] exactly as ultralytics' `tensor.float() / 255` (a float32 division)
+_UNIT_DIVISOR = np.float32(255.0)
+_PAD_UNIT = np.float32(PAD_VALUE) / _UNIT_DIVISOR
 
 
 @dataclass(frozen=True)
@@ -158,12 +159,23 @@ def letterbox(pixels: np.ndarray, size: int, *, use_cv2: bool = True) -> tuple[n
 
 
 def to_input_tensor(letterboxed: list[np.ndarray] | tuple[np.ndarray, ...]) -> np.ndarray:
-    """(N, 3, S, S) float32 in [0, 1], channels first, from (S, S, 3) uint8 RGB images."""
-    batch = np.stack(letterboxed)  # (N, S, S, 3)
-    return _TO_UNIT[batch.transpose(0, 3, 1, 2)]
+    """(N, 3, S, S) float32 in [0, 1], channels first, from (S, S, 3) uint8 RGB (as `x.float() / 255`)."""
+    batch = np.stack(letterboxed).transpose(0, 3, 1, 2)  # (N, 3, S, S) view
+    out = np.empty(batch.shape, np.float32)
+    np.divide(batch, _UNIT_DIVISOR, out=out, dtype=np.float32)
+    return out
 
 
 def preprocess(pixels: np.ndarray, size: int, *, use_cv2: bool = True) -> tuple[np.ndarray, LetterboxParams]:
-    """One RGB uint8 image -> ((1, 3, size, size) float32 input, placement)."""
-    boxed, params = letterbox(pixels, size, use_cv2=use_cv2)
-    return to_input_tensor([boxed]), params
+    """One RGB uint8 image -> ((1, 3, size, size) float32 input, placement).
+
+    The same values as `to_input_tensor([letterbox(...)[0]])`, but only the image region is converted.
+    """
+    params = letterbox_params(pixels.shape[0], pixels.shape[1], size)
+    resized = resize_linear(pixels, params.new_width, params.new_height, use_cv2=use_cv2)
+    out = np.empty((1, pixels.shape[2], size, size), np.float32)
+    out.fill(_PAD_UNIT)
+    top, left = params.pad_top, params.pad_left
+    region = out[0, :, top : top + params.new_height, left : left + params.new_width]
+    np.divide(resized.transpose(2, 0, 1), _UNIT_DIVISOR, out=region, dtype=np.float32)
+    return out, params
