@@ -10,9 +10,10 @@ from rich.console import Console
 
 from bonefrac import __version__
 from bonefrac.commands import data as data_commands
+from bonefrac.commands import imaging as imaging_commands
+from bonefrac.commands import infer as infer_commands
 from bonefrac.commands import serve as serve_commands
 from bonefrac.commands.ui import ui as ui_command
-from bonefrac.commands import infer as infer_commands
 from bonefrac.errors import BonefracError
 from bonefrac.logging_setup import configure_logging
 
@@ -26,6 +27,7 @@ app.add_typer(data_commands.app, name="data")
 app.command("serve")(serve_commands.serve)
 app.command("ui")(ui_command)
 infer_commands.register(app)
+app.add_typer(imaging_commands.app, name="image")
 
 error_console = Console(stderr=True)
 

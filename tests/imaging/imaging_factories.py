@@ -76,7 +76,10 @@ def build_dicom(
         ds["PixelData"].VR = "OB"
     elif stored.size:
         dtype = {(1, False): np.uint8, (2, False): np.uint16, (2, True): np.int16, (1, True): np.int8}
-        ds.PixelData = stored.astype(dtype[(itemsize, signed)]).tobytes()
+        big_endian = str(ds.file_meta.TransferSyntaxUID) == "1.2.840.10008.1.2.2"
+        ds.PixelData = stored.astype(
+            np.dtype(dtype[(itemsize, signed)]).newbyteorder(">" if big_endian else "<")
+        ).tobytes()
     if compress is not None:
         ds.compress(compress)
     buffer = io.BytesIO()

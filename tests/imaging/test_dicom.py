@@ -267,3 +267,68 @@ def test_dicom_without_pydicom_says_what_to_install(make_dicom, monkeypatch):
     monkeypatch.setitem(sys.modules, "pydicom", None)
     with pytest.raises(ImageError, match=r"needs pydicom.*pip install 'bonefrac\[serve\]'"):
         load_image(data)
+
+
+def test_dicom_enhanced_functional_groups_give_per_frame_window_and_spacing(make_dicom):
+    from pydicom.dataset import Dataset
+
+    def group(**macros):
+        item = Dataset()
+        for macro, values in macros.items():
+            inner = Dataset()
+            for keyword, value in values.items():
+                setattr(inner, keyword, value)
+            setattr(item, macro, [inner])
+        return item
+
+    shared = group(
+        PixelMeasuresSequence={"PixelSpacing": [0.25, 0.5]},
+        PixelValueTransformationSequence={"RescaleSlope": 2, "RescaleIntercept": -100},
+    )
+    per_frame = [
+        group(
+            FrameVOILUTSequence={"WindowCenter": 100, "WindowWidth": 200, "VOILUTFunction": "LINEAR_EXACT"}
+        ),
+        group(FrameVOILUTSequence={"WindowCenter": 0, "WindowWidth": 400, "VOILUTFunction": "LINEAR_EXACT"}),
+    ]
+    data = make_dicom(
+        np.stack([ROW, ROW]).astype(np.uint16),
+        SharedFunctionalGroupsSequence=[shared],
+        PerFrameFunctionalGroupsSequence=per_frame,
+    )
+    first, second = load_image(data, frame=0), load_image(data, frame=1)
+    assert _gray(first)[0].tolist() == [0, 0, 128, 255, 255]
+    assert _gray(second)[0].tolist() == [64, 128, 191, 255, 255]
+    assert first.pixel_spacing_mm == (0.25, 0.5)
+
+
+@pytest.mark.parametrize(
+    "syntax", ["ImplicitVRLittleEndian", "ExplicitVRBigEndian", "DeflatedExplicitVRLittleEndian"]
+)
+def test_dicom_uncompressed_transfer_syntaxes_give_the_same_pixels(make_dicom, syntax):
+    import pydicom.uid
+
+    stored = (gradient(6, 8) * 16).astype(np.uint16)
+    reference = load_image(make_dicom(stored)).pixels
+    radiograph = load_image(make_dicom(stored, transfer_syntax=getattr(pydicom.uid, syntax)))
+    assert np.array_equal(radiograph.pixels, reference)
+    assert radiograph.metadata["transfer_syntax"] == getattr(pydicom.uid, syntax).name
+
+
+def test_dicom_jpeg2000_lossless_decodes_through_pillow(make_dicom):
+    from PIL import features
+    from pydicom.uid import JPEG2000Lossless
+
+    if not features.check("jpg_2000"):
+        pytest.skip("Pillow built without OpenJPEG")
+    stored = (gradient(16, 24) * 16).astype(np.uint16)
+    codestream = encode_raster(Image.fromarray(stored), "JPEG2000", irreversible=False, no_jp2=True)
+    data = make_dicom(
+        np.zeros((16, 24), np.uint16),
+        bits_stored=16,
+        transfer_syntax=JPEG2000Lossless,
+        encapsulated_frames=[codestream],
+    )
+    radiograph = load_image(data)
+    assert radiograph.metadata["transfer_syntax"] == JPEG2000Lossless.name
+    assert np.array_equal(radiograph.pixels, load_image(make_dicom(stored, bits_stored=16)).pixels)

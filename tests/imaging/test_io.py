@@ -125,6 +125,7 @@ def test_load_image_refuses_bad_bytes_with_a_clear_message(data, message):
         load_image(data)
 
 
+@pytest.mark.filterwarnings("ignore::UserWarning")
 @pytest.mark.parametrize(("fmt", "keep"), [("JPEG", 0.5), ("PNG", 0.6), ("TIFF", 0.5), ("BMP", 0.5)])
 def test_load_image_refuses_truncated_files(fmt, keep):
     noisy = np.random.default_rng(0).integers(0, 256, (64, 64), dtype=np.uint8)
@@ -210,3 +211,46 @@ def test_load_image_mutated_files_give_image_error_or_an_image(fmt):
         except ImageError:
             continue
         assert radiograph.pixels.dtype == np.uint8 and radiograph.pixels.ndim == 3
+
+
+def test_load_image_limit_holds_when_pillow_limit_is_disabled(monkeypatch):
+    """Some libraries set Image.MAX_IMAGE_PIXELS = None; our header check does not depend on it."""
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", None)
+    with pytest.raises(ImageError, match="60000 x 60000 = 3,600,000,000 pixels, above the limit"):
+        load_image(png_header_only(60000, 60000))
+
+
+def test_load_image_allow_truncated_decodes_a_cut_jpeg_with_grey_rows():
+    noisy = np.random.default_rng(0).integers(0, 256, (64, 64), dtype=np.uint8)
+    data = encode_raster(Image.fromarray(noisy), "JPEG")
+    cut = data[: int(len(data) * 0.5)]
+    with pytest.raises(ImageError, match="truncated"):
+        load_image(cut)
+    radiograph = load_image(cut, allow_truncated=True)
+    assert radiograph.metadata["truncated"] is True
+    assert radiograph.pixels.shape == (64, 64, 3)
+    assert np.all(radiograph.pixels[-1] == 128)  # the missing rows, mid-grey as libjpeg fills them
+    assert "truncated" not in load_image(data, allow_truncated=True).metadata
+
+
+@pytest.mark.parametrize("cut_bytes", [2, 300])
+def test_load_image_allow_truncated_matches_opencv_imread(tmp_path, cut_bytes):
+    cv2 = pytest.importorskip("cv2")
+    noisy = np.random.default_rng(1).integers(0, 256, (48, 40), dtype=np.uint8)
+    path = tmp_path / "cut.jpg"
+    path.write_bytes(encode_raster(Image.fromarray(noisy), "JPEG")[:-cut_bytes])
+    ours = load_image(path, allow_truncated=True).pixels[..., 0]
+    theirs = cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)  # what ultralytics training reads
+    assert theirs is not None and np.array_equal(ours, theirs)
+
+
+def test_imaging_imports_neither_pydicom_nor_torch_until_needed():
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, bonefrac.imaging.io, bonefrac.imaging.render;"
+        "print(sorted(m for m in ('pydicom', 'torch', 'ultralytics', 'cv2') if m in sys.modules))"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert result.stdout.strip() == "[]"

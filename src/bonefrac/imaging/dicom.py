@@ -78,6 +78,7 @@ def _decode_dataset(
             f"{what}: DICOM pixel data could not be decoded ({transfer_syntax.name}; "
             f"{type(exc).__name__}: {exc})"
         ) from exc
+    _adopt_frame_groups(ds, index)
     pixels, notes = _to_display(stored, ds, what)
     spacing, spacing_source = _pixel_spacing(ds)
     metadata: dict[str, Any] = {
@@ -142,6 +143,33 @@ def _check_decoder(transfer_syntax: Any, what: str) -> None:
             f"{what}: DICOM transfer syntax {transfer_syntax.name} ({transfer_syntax}) needs a decoder that "
             f"is not installed ({missing}); {_DECODER_HINT}"
         )
+
+
+# Enhanced (multi-frame) IODs keep rescale, window and spacing in functional group macros.
+_FRAME_MACROS = {
+    "PixelValueTransformationSequence": ("RescaleSlope", "RescaleIntercept", "RescaleType"),
+    "FrameVOILUTSequence": ("WindowCenter", "WindowWidth", "VOILUTFunction"),
+    "PixelMeasuresSequence": ("PixelSpacing",),
+}
+
+
+def _adopt_frame_groups(ds: Any, index: int) -> None:
+    """Copy shared, then frame `index`'s, functional group values to the top level of `ds` (ours to edit)."""
+    groups = []
+    shared = ds.get("SharedFunctionalGroupsSequence")
+    if shared:
+        groups.append(shared[0])
+    per_frame = ds.get("PerFrameFunctionalGroupsSequence")
+    if per_frame and index < len(per_frame):
+        groups.append(per_frame[index])
+    for group in groups:
+        for macro, keywords in _FRAME_MACROS.items():
+            items = group.get(macro)
+            if not items:
+                continue
+            for keyword in keywords:
+                if keyword in items[0]:
+                    setattr(ds, keyword, items[0][keyword].value)
 
 
 def _to_display(stored: np.ndarray, ds: Any, what: str) -> tuple[np.ndarray, dict[str, Any]]:
@@ -243,11 +271,8 @@ def _first_value(value: Any) -> float | None:
 
 
 def _pixel_spacing(ds: Any) -> tuple[tuple[float, float] | None, str | None]:
-    """(row, column) spacing in mm from PixelSpacing, else ImagerPixelSpacing, else the enhanced groups."""
+    """(row, column) spacing in mm: PixelSpacing (top level or functional groups), else ImagerPixelSpacing."""
     candidates = [(keyword, ds.get(keyword)) for keyword in ("PixelSpacing", "ImagerPixelSpacing")]
-    shared = ds.get("SharedFunctionalGroupsSequence")
-    if shared and "PixelMeasuresSequence" in shared[0] and shared[0].PixelMeasuresSequence:
-        candidates.append(("PixelMeasuresSequence", shared[0].PixelMeasuresSequence[0].get("PixelSpacing")))
     for source, value in candidates:
         try:
             row, column = float(value[0]), float(value[1])

@@ -27,12 +27,15 @@ def load_image(
     max_pixels: int = DEFAULT_MAX_PIXELS,
     frame: int | None = None,
     name: str | None = None,
+    allow_truncated: bool = False,
 ) -> Radiograph:
     """Decode a radiograph file (a path, or its bytes) into RGB uint8 pixels plus metadata.
 
     Accepted: JPEG, PNG, BMP, TIFF, WebP (8/16-bit; grey, RGB, RGBA, palette, CMYK, LA) and DICOM.
     `max_pixels` is checked against the header before decoding; `frame` picks one frame of a multi-frame
     file (required there); `name` is used in error messages (defaults to the file name, or "image").
+    `allow_truncated=True` decodes a JPEG whose end is missing as OpenCV (and so ultralytics training) does:
+    the missing rows become mid-grey and metadata["truncated"] is True. By default such files are refused.
     Raises ImageError with what was wrong and what is accepted.
     """
     if max_pixels <= 0:
@@ -57,7 +60,9 @@ def load_image(
     else:
         from bonefrac.imaging.raster import decode_raster
 
-        pixels, metadata = decode_raster(data, fmt, max_pixels=max_pixels, frame=frame, what=what)
+        pixels, metadata = decode_raster(
+            data, fmt, max_pixels=max_pixels, frame=frame, what=what, allow_truncated=allow_truncated
+        )
     metadata = {"format": fmt, "name": what, "file_bytes": len(data), **metadata}
     return Radiograph(
         pixels=np.ascontiguousarray(pixels, dtype=np.uint8),

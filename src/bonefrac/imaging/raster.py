@@ -37,11 +37,19 @@ _EXIF_ORIENTATION = 0x0112
 
 
 def decode_raster(
-    data: bytes, fmt: str, *, max_pixels: int, frame: int | None, what: str
+    data: bytes, fmt: str, *, max_pixels: int, frame: int | None, what: str, allow_truncated: bool = False
 ) -> tuple[np.ndarray, dict[str, Any]]:
-    """Decode an image file's bytes (already sniffed as `fmt`) to (H, W, 3) uint8 RGB plus metadata."""
+    """Decode an image file's bytes (already sniffed as `fmt`) to (H, W, 3) uint8 RGB plus metadata.
+
+    `allow_truncated`: a JPEG without its end-of-image marker gets one appended, so libjpeg fills the missing
+    rows with mid-grey (what OpenCV does) instead of Pillow refusing it; no global Pillow setting is changed.
+    """
     if fmt == "webp" and not features.check("webp"):
         raise ImageError(f"{what}: WebP decoding needs Pillow built with libwebp; convert the image to PNG")
+    truncated = fmt == "jpeg" and not data.rstrip(b"\x00").endswith(b"\xff\xd9")
+    if truncated and allow_truncated:
+        log.warning("%s: JPEG has no end-of-image marker; decoding what is there (missing rows grey)", what)
+        data = data + b"\xff\xd9"
     try:
         image = Image.open(io.BytesIO(data), formats=_PILLOW_FORMATS[fmt])
     except Image.DecompressionBombError as exc:
@@ -61,6 +69,8 @@ def decode_raster(
         raise ImageError(
             f"{what}: {fmt.upper()} file is truncated or corrupt ({type(exc).__name__}: {exc})"
         ) from exc
+    if truncated and allow_truncated:
+        metadata["truncated"] = True
     return apply_exif_orientation(pixels, orientation), metadata
 
 
