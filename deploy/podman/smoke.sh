@@ -36,7 +36,7 @@ if [[ -z "${image}" ]]; then
 import sys
 from PIL import Image
 from bonefrac.data.synth import write_synthetic_dataset
-spec = write_synthetic_dataset(sys.argv[1], images=1, seed=0, size=256)
+write_synthetic_dataset(sys.argv[1], images=3, seed=0, size=256)
 first = next(p for p in __import__('pathlib').Path(sys.argv[1]).rglob('*.png'))
 Image.open(first).save(sys.argv[2])
 " "${work}/synth" "${image}"
