@@ -7,6 +7,7 @@ import json
 import os
 import shutil
 import subprocess
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -110,3 +111,40 @@ def compose_stack(built_images: BuiltImages) -> Iterator[Stack]:
         (REPO_ROOT / "build").mkdir(exist_ok=True)
         (REPO_ROOT / "build" / "container-logs.txt").write_text(logs.stdout + logs.stderr)
         subprocess.run(["bash", str(PODMAN_DIR / "stack.sh"), "down"], env=env, timeout=300, check=False)
+
+
+@pytest.fixture
+def host_postgres() -> Iterator[tuple[str, list[str]]]:
+    """A throw-away PostgreSQL server on 127.0.0.1 (Debian's postgresql binaries): (URL, psql command)."""
+    binaries = sorted(Path("/usr/lib/postgresql").glob("*/bin/postgres"))
+    if not binaries:
+        skip_or_fail("PostgreSQL server binaries not found (Debian package postgresql)")
+    bindir = binaries[-1].parent
+    as_postgres = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+    root = Path(tempfile.mkdtemp(prefix="bonefrac-pg-"))
+    root.chmod(0o755)
+    data = root / "data"
+    data.mkdir()
+    if as_postgres:
+        shutil.chown(data, "postgres", "postgres")
+    port = free_port()
+
+    def pg(*args: str) -> None:
+        result = subprocess.run([*as_postgres, *args], capture_output=True, text=True, timeout=120)
+        if result.returncode != 0:
+            pytest.fail(f"{' '.join(args[:2])} failed: {result.stderr[-2000:]}")
+
+    pg(str(bindir / "initdb"), "-D", str(data), "-U", "bonefrac", "-A", "trust")
+    options = f"-p {port} -k {data} -c listen_addresses=127.0.0.1"
+    pg(str(bindir / "pg_ctl"), "-D", str(data), "-o", options, "-l", str(data / "log.txt"), "-w", "start")
+    try:
+        pg(str(bindir / "createdb"), "-h", "127.0.0.1", "-p", str(port), "-U", "bonefrac", "bonefrac")
+        psql = [str(bindir / "psql"), "-h", "127.0.0.1", "-p", str(port), "-U", "bonefrac", "-d", "bonefrac"]
+        yield f"postgresql+psycopg://bonefrac@127.0.0.1:{port}/bonefrac", psql
+    finally:
+        subprocess.run(
+            [*as_postgres, str(bindir / "pg_ctl"), "-D", str(data), "-m", "fast", "stop"],
+            capture_output=True,
+            timeout=120,
+        )
+        shutil.rmtree(root, ignore_errors=True)

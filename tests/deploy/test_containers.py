@@ -10,6 +10,7 @@ import hashlib
 import json
 import shutil
 import subprocess
+import time
 from pathlib import Path
 
 import httpx
@@ -165,3 +166,37 @@ def test_deploy_scripts_pass_shellcheck(podman_ready: dict[str, str]) -> None:
         [shellcheck, "-x", *map(str, scripts)], cwd=REPO_ROOT, capture_output=True, text=True
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_api_container_writes_audit_log_to_postgresql(
+    compose_stack: Stack, host_postgres: tuple[str, list[str]], tmp_path: Path
+) -> None:
+    """The API image's psycopg driver + BONEFRAC_AUDIT_DB_URL: the audit rows land in PostgreSQL."""
+    url, psql = host_postgres
+    port, name = free_port(), f"{compose_stack.project}_pg"
+    started = podman(
+        "run", "-d", "--rm", "--name", name, "--read-only", "--tmpfs", "/tmp", "--network", "host",
+        "-e", f"BONEFRAC_AUDIT_DB_URL={url}",
+        compose_stack.images.api, "--host", "127.0.0.1", "--port", str(port),
+    )  # fmt: skip
+    assert started.returncode == 0, started.stderr
+    try:
+        wait_http(f"http://127.0.0.1:{port}/readyz")
+        image = _radiograph(tmp_path)
+        response = httpx.post(
+            f"http://127.0.0.1:{port}/v1/detect", files={"file": (image.name, image.read_bytes())}, timeout=60
+        )
+        assert response.status_code == 200, response.text
+        request_id = response.json()["request_id"]
+        expected_sha = hashlib.sha256(image.read_bytes()).hexdigest()
+        query = f"select outcome, image_sha256 from audit_log where request_id = '{request_id}'"
+        rows = ""
+        for _ in range(30):  # the audit writer is asynchronous
+            rows = subprocess.run([*psql, "-tAc", query], capture_output=True, text=True).stdout.strip()
+            if rows:
+                break
+            time.sleep(0.5)
+        assert rows == f"ok|{expected_sha}"
+    finally:
+        (REPO_ROOT / "build" / "container-pg-logs.txt").write_text(podman("logs", name).stderr)
+        podman("rm", "-f", "-t", "5", name)
