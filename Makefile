@@ -35,8 +35,8 @@ test-fast: venv
 lint: venv
 	$(PY) -m ruff check src tests bench
 
-run: venv
-	$(VENV)/bin/bonefrac data synth --out .data/synthetic --images 60 --seed 0
+run:
+	PYTHON=$(PYTHON) ./scripts/run.sh
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .data runs

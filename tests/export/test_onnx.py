@@ -68,10 +68,13 @@ def test_parity_fails_loudly_for_tampered_model(exported, tiny_pt_weights, tmp_p
     from onnx import numpy_helper
 
     model = onnx.load(str(exported.onnx_path))
-    # shift the class-score biases of the head: every confidence changes
+    # shift the class-score biases of the head's three scales: every confidence changes
+    changed = 0
     for init in model.graph.initializer:
         if "cv3" in init.name and init.name.endswith("bias") and len(init.dims) == 1 and init.dims[0] == 1:
             init.CopyFrom(numpy_helper.from_array(numpy_helper.to_array(init) + 0.5, init.name))
+            changed += 1
+    assert changed == 3
     tampered = tmp_path / "model.onnx"
     onnx.save(model, str(tampered))
     with pytest.raises(ExportError, match="parity check failed"):

@@ -332,3 +332,53 @@ def test_dicom_jpeg2000_lossless_decodes_through_pillow(make_dicom):
     radiograph = load_image(data)
     assert radiograph.metadata["transfer_syntax"] == JPEG2000Lossless.name
     assert np.array_equal(radiograph.pixels, load_image(make_dicom(stored, bits_stored=16)).pixels)
+
+
+def test_dicom_modality_lut_sequence_is_applied(make_dicom):
+    from pydicom.dataset import Dataset
+
+    lut = Dataset()
+    lut.LUTDescriptor = [4, 0, 16]
+    lut.ModalityLUTType = "US"
+    lut.add_new("LUTData", "US", [0, 100, 1000, 4000])
+    radiograph = load_image(make_dicom(np.array([[0, 1, 2, 3]], np.uint16), ModalityLUTSequence=[lut]))
+    assert _gray(radiograph)[0].tolist() == [0, 6, 64, 255]  # 0, 100, 1000, 4000 over the range 0..4000
+    assert radiograph.metadata["intensity_range"] == [0.0, 4000.0]
+
+
+def test_dicom_palette_colour_is_applied(make_dicom):
+    ramp = np.arange(256, dtype=np.uint16) * 257  # 16-bit palette entries
+    tables = {"Red": ramp, "Green": ramp[::-1].copy(), "Blue": np.zeros(256, np.uint16)}
+    elements = {}
+    for colour, table in tables.items():
+        elements[f"{colour}PaletteColorLookupTableDescriptor"] = [256, 0, 16]
+        elements[f"{colour}PaletteColorLookupTableData"] = table.astype("<u2").tobytes()
+    radiograph = load_image(
+        make_dicom(np.array([[0, 128, 255]], np.uint8), photometric="PALETTE COLOR", **elements)
+    )
+    assert radiograph.pixels[0].tolist() == [[0, 255, 0], [128, 127, 0], [255, 0, 0]]
+
+
+def test_dicom_ybr_jpeg_baseline_colour_is_converted_to_rgb(make_dicom):
+    from pydicom.uid import JPEGBaseline8Bit
+
+    rgb = np.stack([gradient(16, 24), 255 - gradient(16, 24), np.full((16, 24), 90)], axis=2).astype(np.uint8)
+    jpeg = encode_raster(Image.fromarray(rgb), "JPEG", quality=95, subsampling=0)
+    data = make_dicom(
+        np.zeros((16, 24, 3), np.uint8),
+        photometric="YBR_FULL",
+        transfer_syntax=JPEGBaseline8Bit,
+        encapsulated_frames=[jpeg],
+    )
+    from_dicom, from_jpeg = load_image(data), load_image(jpeg)
+    assert from_dicom.pixels.shape == (16, 24, 3)
+    assert np.abs(from_dicom.pixels.astype(int) - from_jpeg.pixels.astype(int)).max() <= 2
+
+
+@pytest.mark.parametrize("dtype", [np.uint16, np.int16])
+def test_dicom_pixel_padding_is_left_out_of_the_value_range(make_dicom, dtype):
+    stored = np.array([[0, 1000, 2000, 3000]], dtype)
+    radiograph = load_image(make_dicom(stored, signed=dtype == np.int16, PixelPaddingValue=0))
+    assert _gray(radiograph)[0].tolist() == [0, 0, 128, 255]  # range 1000..3000; padding clips to black
+    assert radiograph.metadata["intensity_range"] == [1000.0, 3000.0]
+    assert radiograph.metadata["pixel_padding_value"] == 0

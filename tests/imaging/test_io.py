@@ -254,3 +254,49 @@ def test_imaging_imports_neither_pydicom_nor_torch_until_needed():
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert result.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize("fmt", ["PNG", "JPEG", "DICOM"])
+def test_load_image_pixels_are_read_only_and_contiguous(fmt):
+    pytest.importorskip("pydicom")
+    radiograph = load_image(_valid_files()[fmt])
+    assert not radiograph.pixels.flags.writeable and radiograph.pixels.flags.c_contiguous
+
+
+def test_load_image_refuses_other_files_after_reading_only_their_head(tmp_path, monkeypatch):
+    path = tmp_path / "clip.mp4"
+    path.write_bytes(b"\x00\x00\x00\x18ftypmp42" + b"\x00" * 100_000)
+    reads = []
+    real_open = type(path).open
+
+    def counting_open(self, *args, **kwargs):
+        handle = real_open(self, *args, **kwargs)
+        real_read = handle.read
+        handle.read = lambda size=-1: reads.append(size) or real_read(size)  # type: ignore[method-assign]
+        return handle
+
+    monkeypatch.setattr(type(path), "open", counting_open)
+    with pytest.raises(ImageError, match="clip.mp4: an ISO media"):
+        load_image(path)
+    assert reads == [512]
+
+
+def test_load_image_gives_the_same_pixels_from_many_threads():
+    from concurrent.futures import ThreadPoolExecutor
+
+    pytest.importorskip("pydicom")
+    files = list(_valid_files().values())
+    expected = [load_image(data).pixels for data in files]
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        results = list(pool.map(lambda data: load_image(data).pixels, files * 6))
+    assert all(np.array_equal(out, expected[i % len(files)]) for i, out in enumerate(results))
+
+
+@pytest.mark.parametrize("fmt", ["JPEG", "PNG", "BMP", "TIFF", "DICOM"])
+def test_load_image_metadata_is_plain_json(fmt):
+    import json
+
+    pytest.importorskip("pydicom")
+    metadata = load_image(_valid_files()[fmt]).metadata
+    assert json.loads(json.dumps(metadata)) == metadata
+    assert {"format", "name", "original_width", "original_height", "mode", "bit_depth"} <= set(metadata)

@@ -129,3 +129,21 @@ def test_encode_png_round_trips(shape):
 def test_encode_png_refuses_bad_arrays(bad):
     with pytest.raises(ImageError, match="encode_png needs"):
         encode_png(bad)
+
+
+def test_draw_detections_skips_non_finite_boxes():
+    image = _canvas(50, 60)
+    boxes = np.array([[np.nan, 1, 5, 5], [1, 1, np.inf, 8]], np.float32)
+    out = draw_detections(image, Detections(boxes, [0.5, 0.6], [0, 0], NAMES))
+    assert np.array_equal(out, image)
+
+
+def test_draw_detections_is_safe_from_many_threads():
+    from concurrent.futures import ThreadPoolExecutor
+
+    images = [_canvas(120 + 10 * i, 160) for i in range(8)]
+    detections = _detections([[10, 40, 90, 100], [100, 30, 150, 90]], [0.91, 0.47], [0, 1])
+    expected = [draw_detections(image, detections) for image in images]
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        results = list(pool.map(lambda image: draw_detections(image, detections), images * 4))
+    assert all(np.array_equal(out, expected[i % 8]) for i, out in enumerate(results))

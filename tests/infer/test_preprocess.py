@@ -114,3 +114,20 @@ def test_preprocess_equals_letterbox_then_tensor(height, width):
     boxed, same_params = letterbox(pixels, 64)
     assert params == same_params
     np.testing.assert_array_equal(tensor, to_input_tensor([boxed]))
+
+
+@pytest.mark.parametrize(("height", "width"), [(300, 200), (50, 90)])
+def test_resize_linear_numpy_grey_shortcut_equals_colour_path(height, width):
+    grey = np.random.default_rng(1).integers(0, 256, (height, width), dtype=np.uint8)
+    rgb = np.repeat(grey[:, :, None], 3, axis=2)
+    tinted = rgb.copy()
+    tinted[0, 0, 2] ^= 1  # one pixel off-grey forces the three-channel path
+    out_grey = resize_linear_numpy(rgb, 64, 40)
+    out_colour = resize_linear_numpy(tinted, 64, 40)
+    assert out_grey.strides[2] == 0  # the shortcut was taken
+    mask = np.ones(out_grey.shape[:2], bool)
+    mask[:2, :2] = False  # the pixels near the tinted one may differ
+    np.testing.assert_array_equal(out_grey[mask], out_colour[mask])
+    tensor, _ = preprocess(rgb, 64, use_cv2=False)
+    boxed, _ = letterbox(rgb, 64, use_cv2=False)
+    np.testing.assert_array_equal(tensor, to_input_tensor([boxed]))

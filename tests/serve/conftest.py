@@ -97,6 +97,12 @@ def samples() -> type[Samples]:
 
 
 @pytest.fixture
+def scripted_engine() -> type[ScriptedEngine]:
+    """The ScriptedEngine class (a fixture, so test modules need not import conftest by name)."""
+    return ScriptedEngine
+
+
+@pytest.fixture
 def settings_for(tmp_path: Path) -> Callable[..., ServeSettings]:
     """ServeSettings with an audit database in tmp_path and any overrides."""
 

@@ -20,12 +20,10 @@ def _wait_until(condition, timeout: float = 10.0) -> None:
         time.sleep(0.01)
 
 
-def test_limits_queue_full_answers_503_with_retry_after(client_for, samples):
-    from conftest import ScriptedEngine
-
+def test_limits_queue_full_answers_503_with_retry_after(client_for, samples, scripted_engine):
     release = threading.Event()
     client = client_for(
-        engine=ScriptedEngine(block=release), max_concurrent=1, queue_length=1, retry_after_s=3
+        engine=scripted_engine(block=release), max_concurrent=1, queue_length=1, retry_after_s=3
     )
     gate = client.app.state.service.gate
     with ThreadPoolExecutor(2) as pool:
@@ -45,11 +43,9 @@ def test_limits_queue_full_answers_503_with_retry_after(client_for, samples):
     assert client.post("/v1/detect", files={"file": samples.png()}).status_code == 200  # recovered
 
 
-def test_limits_timeout_answers_503_and_the_slot_comes_back(client_for, samples):
-    from conftest import ScriptedEngine
-
+def test_limits_timeout_answers_503_and_the_slot_comes_back(client_for, samples, scripted_engine):
     release = threading.Event()
-    client = client_for(engine=ScriptedEngine(block=release), request_timeout_s=0.3, max_concurrent=1)
+    client = client_for(engine=scripted_engine(block=release), request_timeout_s=0.3, max_concurrent=1)
     response = client.post("/v1/detect", files={"file": samples.png()})
     assert response.status_code == 503 and response.json()["error"]["code"] == "timeout"
     assert response.headers["Retry-After"] == "1"

@@ -63,6 +63,8 @@ def inspect(
         console.print(table)
     for message in refused:
         console.print(f"[red]refused[/] {message}", highlight=False)
+    if not allow_truncated and any("JPEG file is truncated" in message for message in refused):
+        console.print("hint: --allow-truncated decodes JPEGs whose end is missing (missing rows grey)")
     if refused:
         raise ImageError(f"{len(refused)} of {len(files)} file(s) refused")
 

@@ -36,7 +36,7 @@ def serve(
             "its boxes mean nothing. For demonstration of the service only.",
             highlight=False,
         )
-    auth = "API keys required" if settings.api_keys else "no API keys (development)"
+    auth = "API keys required" if settings.api_keys else "no API keys"
     console.print(
         f"bonefrac service: http://{host}:{port}  (docs http://{host}:{port}/docs; {settings.env}, {auth})",
         highlight=False,

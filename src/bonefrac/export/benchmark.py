@@ -65,9 +65,11 @@ def random_yolo11n(out_dir: Path) -> Path:
     prepare_ultralytics()
     import torch
     from ultralytics import YOLO
+    from ultralytics.nn.tasks import DetectionModel
 
     torch.manual_seed(0)
     model = YOLO("yolo11n.yaml")
+    model.model = DetectionModel("yolo11n.yaml", nc=1, verbose=False)  # one class, like a fracture model
     model.model.names = {0: "fractured"}
     path = out_dir / "yolo11n_random.pt"
     model.save(str(path))

@@ -16,7 +16,7 @@ import numpy as np
 
 from bonefrac.errors import ImageError
 from bonefrac.imaging.limits import check_pixel_count, choose_frame
-from bonefrac.imaging.tonemap import gray_to_rgb, scale_to_uint8
+from bonefrac.imaging.tonemap import gray_to_rgb, map_through_lut, scale_to_uint8
 
 log = logging.getLogger(__name__)
 
@@ -119,10 +119,11 @@ def _transfer_syntax(ds: Any, pydicom: Any) -> Any:
         meta = pydicom.dataset.FileMetaDataset()
         ds.file_meta = meta
     if "TransferSyntaxUID" not in meta:
-        if not ds.is_little_endian:
+        implicit_vr, little_endian = ds.original_encoding
+        if not little_endian:
             meta.TransferSyntaxUID = ExplicitVRBigEndian
         else:
-            meta.TransferSyntaxUID = ImplicitVRLittleEndian if ds.is_implicit_VR else ExplicitVRLittleEndian
+            meta.TransferSyntaxUID = ImplicitVRLittleEndian if implicit_vr else ExplicitVRLittleEndian
     return UID(str(meta.TransferSyntaxUID))
 
 
@@ -179,11 +180,21 @@ def _to_display(stored: np.ndarray, ds: Any, what: str) -> tuple[np.ndarray, dic
     photometric = str(ds.get("PhotometricInterpretation", "MONOCHROME2")).strip().upper()
     samples = int(ds.get("SamplesPerPixel") or 1)
     if samples == 1 and photometric in ("MONOCHROME1", "MONOCHROME2"):
-        values = apply_modality_lut(stored, ds)
-        gray, notes = _apply_voi(np.asarray(values, dtype=np.float64), ds)
-        if photometric == "MONOCHROME1":
-            gray = 255 - gray
-            notes["inverted"] = "MONOCHROME1"
+
+        def to_display(values: np.ndarray, present: np.ndarray | None) -> tuple[np.ndarray, dict[str, Any]]:
+            modality = np.asarray(apply_modality_lut(values, ds), dtype=np.float64)
+            gray, notes = _apply_voi(modality, ds, present)
+            if photometric == "MONOCHROME1":
+                gray, notes["inverted"] = 255 - gray, "MONOCHROME1"
+            return gray, notes
+
+        # A lookup table for 8/16-bit stored values; padding (outside the collimated field) is left out of
+        # the value range, as DICOM PS3.3 C.7.5.1.1.2 asks.
+        padding = _first_value(ds.get("PixelPaddingValue")) if "PixelPaddingValue" in ds else None
+        ignore = int(padding) if padding is not None else None
+        gray, notes = map_through_lut(stored, to_display, ignore_value=ignore)
+        if ignore is not None:
+            notes["pixel_padding_value"] = ignore
         return gray_to_rgb(gray), notes
     if samples == 1 and photometric == "PALETTE COLOR":
         rgb = np.asarray(apply_color_lut(stored, ds))
@@ -206,8 +217,11 @@ def _rgb_to_uint8(rgb: np.ndarray, bits: int) -> np.ndarray:
     return np.ascontiguousarray(scaled.astype(np.uint8))
 
 
-def _apply_voi(values: np.ndarray, ds: Any) -> tuple[np.ndarray, dict[str, Any]]:
-    """Modality values -> uint8 through the VOI LUT, the first window, or the actual range (in that order)."""
+def _apply_voi(values: np.ndarray, ds: Any, present: np.ndarray | None) -> tuple[np.ndarray, dict[str, Any]]:
+    """Modality values -> uint8 through the VOI LUT, the first window, or the actual range (in that order).
+
+    `present` marks which of `values` occur in the image (None: all do); it limits the actual range.
+    """
     if "VOILUTSequence" in ds and len(ds.VOILUTSequence):
         from pydicom.pixels import apply_voi
 
@@ -231,7 +245,7 @@ def _apply_voi(values: np.ndarray, ds: Any) -> tuple[np.ndarray, dict[str, Any]]
             "window_width": width,
             "voi_lut_function": function,
         }
-    gray, (low, high) = scale_to_uint8(values)
+    gray, (low, high) = scale_to_uint8(values, present)
     return gray, {"voi": "value range", "intensity_range": [low, high]}
 
 

@@ -16,7 +16,9 @@ from bonefrac.imaging.limits import DEFAULT_MAX_PIXELS
 from bonefrac.imaging.sniff import accepted_formats_text, describe_unaccepted, sniff_format
 from bonefrac.records import Radiograph
 
-__all__ = ["DEFAULT_MAX_PIXELS", "load_image", "read_source"]
+__all__ = ["DEFAULT_MAX_PIXELS", "load_image"]
+
+_HEAD_BYTES = 512  # enough for every magic number sniff.py knows (NIfTI at 344, DICOM at 128)
 
 log = logging.getLogger(__name__)
 
@@ -42,15 +44,7 @@ def load_image(
         raise ImageError(f"max_pixels must be positive, got {max_pixels}")
     if frame is not None and frame < 0:
         raise ImageError(f"frame must be 0 or more, got {frame}")
-    data, default_name = read_source(source)
-    what = name or default_name
-    if not data:
-        raise ImageError(f"{what}: file is empty (0 bytes); expected one of {accepted_formats_text()}")
-    fmt = sniff_format(data[:512])
-    if fmt is None:
-        known = describe_unaccepted(data[:512])
-        arrived = f"a {known} file" if known else f"unrecognised content (first bytes {data[:8].hex(' ')})"
-        raise ImageError(f"{what}: {arrived}; accepted formats are {accepted_formats_text()}")
+    data, fmt, what = _read_sniffed(source, name)
     _note_misleading_suffix(what, fmt)
     spacing: tuple[float, float] | None = None
     if fmt == "dicom":
@@ -64,29 +58,55 @@ def load_image(
             data, fmt, max_pixels=max_pixels, frame=frame, what=what, allow_truncated=allow_truncated
         )
     metadata = {"format": fmt, "name": what, "file_bytes": len(data), **metadata}
+    pixels = np.ascontiguousarray(pixels, dtype=np.uint8)
+    pixels.setflags(write=False)  # a Radiograph is a record: copy the pixels before editing them
     return Radiograph(
-        pixels=np.ascontiguousarray(pixels, dtype=np.uint8),
+        pixels=pixels,
         source_format=fmt,
         pixel_spacing_mm=spacing,
         metadata=metadata,
     )
 
 
-def read_source(source: Path | str | bytes) -> tuple[bytes, str]:
-    """The bytes of `source` and a name for messages. Strings are paths, never image data."""
+def _read_sniffed(source: Path | str | bytes, name: str | None) -> tuple[bytes, str, str]:
+    """The bytes of `source`, its sniffed format and a name for messages. Strings are paths, never data.
+
+    For a path, the first bytes are read and checked first, so a large file of another kind (a video in a
+    folder of radiographs) is refused without reading it all.
+    """
     if isinstance(source, bytes | bytearray | memoryview):
-        return bytes(source), "image"
+        data = bytes(source)
+        what = name or "image"
+        return data, _sniff_or_refuse(data[:_HEAD_BYTES], what), what
     if not isinstance(source, str | Path):
         raise ImageError(f"image source must be a path or bytes, got {type(source).__name__}")
     path = Path(source)
+    what = name or path.name
     if not path.exists():
         raise ImageError(f"{path}: no such file")
     if not path.is_file():
         raise ImageError(f"{path}: not a file (a folder or device); give an image file")
     try:
-        return path.read_bytes(), path.name
+        with path.open("rb") as handle:
+            head = handle.read(_HEAD_BYTES)
+            fmt = _sniff_or_refuse(head, what)
+            return head + handle.read(), fmt, what
     except OSError as exc:
         raise ImageError(f"{path}: cannot be read ({exc.strerror or exc})") from exc
+
+
+def _sniff_or_refuse(head: bytes, what: str) -> str:
+    if not head:
+        raise ImageError(f"{what}: file is empty (0 bytes); expected one of {accepted_formats_text()}")
+    fmt = sniff_format(head)
+    if fmt is None:
+        known = describe_unaccepted(head)
+        article = "an" if known and known[0] in "AEIOU" else "a"
+        arrived = (
+            f"{article} {known} file" if known else f"unrecognised content (first bytes {head[:8].hex(' ')})"
+        )
+        raise ImageError(f"{what}: {arrived}; accepted formats are {accepted_formats_text()}")
+    return fmt
 
 
 _SUFFIXES = {

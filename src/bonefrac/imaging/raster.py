@@ -20,7 +20,13 @@ from PIL import Image, features
 
 from bonefrac.errors import ImageError
 from bonefrac.imaging.limits import check_pixel_count, choose_frame
-from bonefrac.imaging.tonemap import apply_exif_orientation, composite_on_black, gray_to_rgb, scale_to_uint8
+from bonefrac.imaging.tonemap import (
+    apply_exif_orientation,
+    composite_on_black,
+    gray_to_rgb,
+    map_through_lut,
+    scale_to_uint8,
+)
 
 log = logging.getLogger(__name__)
 
@@ -115,10 +121,10 @@ def _to_rgb(image: Image.Image, what: str) -> tuple[np.ndarray, dict[str, Any]]:
     """Pixels of a loaded Pillow image as (H, W, 3) uint8 RGB, plus notes on what conversion happened."""
     mode = image.mode
     if mode in _WIDE_GRAY_MODES:
-        gray, (low, high) = scale_to_uint8(np.asarray(image))
+        gray, (low, high) = map_through_lut(np.asarray(image), scale_to_uint8)
         return gray_to_rgb(gray), {"intensity_range": [low, high]}
     if mode in ("1", "L"):
-        return gray_to_rgb(np.asarray(image.convert("L"))), {}
+        return np.asarray(image.convert("RGB")), {}
     if mode == "P" and "transparency" not in image.info:
         return np.asarray(image.convert("RGB")), {}
     if mode in ("LA", "La", "PA", "P", "RGBA", "RGBa"):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import threading
 from functools import lru_cache
 
 import numpy as np
@@ -24,6 +25,10 @@ PALETTE: tuple[tuple[int, int, int], ...] = (
 )
 
 
+# Fonts are cached and shared; FreeType faces are not safe to render from two threads at once.
+_FONT_LOCK = threading.Lock()
+
+
 def line_width_for(height: int, width: int) -> int:
     """Box outline width in pixels: about 1/300 of the shorter side, at least 1."""
     return max(1, round(min(height, width) / 300))
@@ -39,10 +44,12 @@ def draw_detections(
 ) -> np.ndarray:
     """A copy of `image` as (H, W, 3) uint8 with each detection's box and "name 0.87" label drawn.
 
-    `threshold` keeps only detections with confidence >= threshold. Boxes are clipped to the image.
+    `threshold` keeps only detections with confidence >= threshold. Boxes are clipped to the image;
+    boxes with non-finite coordinates are skipped.
     """
     pixels = _as_rgb(image)
     shown = detections if threshold is None else detections.above(threshold)
+    shown = shown.select(np.isfinite(shown.xyxy).all(axis=1))  # a NaN/inf box cannot be placed
     canvas = Image.fromarray(pixels, mode="RGB")
     if not len(shown):
         return np.asarray(canvas).copy()
@@ -116,7 +123,8 @@ def _draw_label(
 ) -> None:
     """Label on a filled tag above the box's top-left corner, or inside the box when there is no room."""
     x1, y1, _ = box
-    left, top, right, bottom = draw.textbbox((0, 0), label, font=font)
+    with _FONT_LOCK:
+        left, top, right, bottom = draw.textbbox((0, 0), label, font=font)
     text_w, text_h = right - left, bottom - top
     pad = max(1, text_h // 5)
     tag_h = text_h + 2 * pad
@@ -126,4 +134,5 @@ def _draw_label(
     draw.rectangle((tag_x, tag_y, tag_x + text_w + 2 * pad, tag_y + tag_h), fill=colour)
     luminance = 0.299 * colour[0] + 0.587 * colour[1] + 0.114 * colour[2]
     text_colour = (0, 0, 0) if luminance > 140 else (255, 255, 255)
-    draw.text((tag_x + pad - left, tag_y + pad - top), label, fill=text_colour, font=font)
+    with _FONT_LOCK:
+        draw.text((tag_x + pad - left, tag_y + pad - top), label, fill=text_colour, font=font)

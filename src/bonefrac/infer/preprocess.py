@@ -97,23 +97,37 @@ _CV2_CHECKED = False
 _CV2 = None
 
 
+def _grey_rows(rows: np.ndarray) -> bool:
+    """True when every pixel of these (n, W, 3) rows has R == G == B (radiographs usually do)."""
+    return rows.shape[2] == 3 and bool(
+        np.array_equal(rows[:, :, 0], rows[:, :, 1]) and np.array_equal(rows[:, :, 0], rows[:, :, 2])
+    )
+
+
 def resize_linear_numpy(pixels: np.ndarray, new_width: int, new_height: int) -> np.ndarray:
     """Bilinear resize of an (H, W, C) uint8 image with OpenCV INTER_LINEAR's fixed-point arithmetic.
 
     Bit-identical to cv2.resize when shrinking; when enlarging, a few pixels may differ by one grey level.
+    When the source rows it reads are grey (R == G == B), one channel is computed and the result is a
+    read-only broadcast view over three channels.
     """
     height, width, channels = pixels.shape
     y0, y1, wy0, wy1 = _axis_table(height, new_height)
     x0, x1, wx0, wx1 = _axis_table(width, new_width)
-    channel = np.arange(channels)
-    cols0 = (x0[:, None] * channels + channel).reshape(-1)
-    cols1 = (x1[:, None] * channels + channel).reshape(-1)
-    wx0c = np.repeat(wx0, channels)[None, :]
-    wx1c = np.repeat(wx1, channels)[None, :]
-    flat = pixels.reshape(height, width * channels)
-    # horizontal pass on the two source rows each output row needs (int32, scaled by 2048)
-    rows0 = flat[y0]
-    rows1 = flat[y1]
+    rows0, rows1 = pixels[y0], pixels[y1]  # the two source rows each output row needs
+    grey = _grey_rows(rows0) and _grey_rows(rows1)
+    if grey:
+        rows0, rows1, cols0, cols1 = rows0[:, :, 0], rows1[:, :, 0], x0, x1
+        wx0c, wx1c = wx0[None, :], wx1[None, :]
+    else:
+        channel = np.arange(channels)
+        cols0 = (x0[:, None] * channels + channel).reshape(-1)
+        cols1 = (x1[:, None] * channels + channel).reshape(-1)
+        wx0c = np.repeat(wx0, channels)[None, :]
+        wx1c = np.repeat(wx1, channels)[None, :]
+        rows0 = rows0.reshape(new_height, width * channels)
+        rows1 = rows1.reshape(new_height, width * channels)
+    # horizontal pass (int32, scaled by 2048)
     h0 = np.take(rows0, cols0, axis=1).astype(np.int32)
     h0 *= wx0c
     h0 += np.take(rows0, cols1, axis=1).astype(np.int32) * wx1c
@@ -131,6 +145,8 @@ def resize_linear_numpy(pixels: np.ndarray, new_width: int, new_height: int) -> 
     h0 += 2
     h0 >>= 2
     np.clip(h0, 0, 255, out=h0)
+    if grey:
+        return np.broadcast_to(h0.astype(np.uint8)[:, :, None], (new_height, new_width, channels))
     return h0.astype(np.uint8).reshape(new_height, new_width, channels)
 
 
@@ -177,5 +193,9 @@ def preprocess(pixels: np.ndarray, size: int, *, use_cv2: bool = True) -> tuple[
     out.fill(_PAD_UNIT)
     top, left = params.pad_top, params.pad_left
     region = out[0, :, top : top + params.new_height, left : left + params.new_width]
-    np.divide(resized.transpose(2, 0, 1), _UNIT_DIVISOR, out=region, dtype=np.float32)
+    if resized.strides[2] == 0:  # a grey broadcast from resize_linear_numpy: convert one plane, copy it
+        np.divide(resized[:, :, 0], _UNIT_DIVISOR, out=region[0], dtype=np.float32)
+        region[1:] = region[0]
+    else:
+        np.divide(resized.transpose(2, 0, 1), _UNIT_DIVISOR, out=region, dtype=np.float32)
     return out, params

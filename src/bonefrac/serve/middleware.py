@@ -23,6 +23,7 @@ access_logger = logging.getLogger("bonefrac.serve.access")
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 AUDITED_PREFIX = "/v1/"
 LIMITED_PREFIX = "/v1/detect"
+PROBES = ("/healthz", "/readyz", "/metrics")
 
 
 class UploadTooLarge(HTTPException):
@@ -109,7 +110,9 @@ class RequestContextMiddleware:
         metrics.requests.labels(scope.get("method", ""), route, str(status)).inc()
         metrics.latency.labels(route).observe(elapsed)
         entry = state.get("audit")
-        access_logger.info(
+        quiet = route in PROBES and status < 400  # probes every few seconds would drown the log
+        access_logger.log(
+            logging.DEBUG if quiet else logging.INFO,
             "request",
             extra={
                 "request_id": state.get("request_id"),

@@ -1,0 +1,108 @@
+#!/usr/bin/env bash
+# `make run`: a serving-only environment, a model (the stand-in until a trained default ships), then the
+# service and the UI side by side. Ctrl-C stops both cleanly.
+#
+# Environment knobs: BONEFRAC_MODEL_PATH (serve this model instead of the stand-in), BONEFRAC_PORT (8000),
+# BONEFRAC_UI_PORT (8501), BONEFRAC_SERVE_VENV (.venv-serve), BONEFRAC_TRAIN_PYTHON (a Python with the train
+# extra to make the stand-in; default: the test environment .venv, created by `make venv` when missing).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PYTHON=${PYTHON:-python3}
+SERVE_VENV=${BONEFRAC_SERVE_VENV:-.venv-serve}
+HOST=127.0.0.1
+API_PORT=${BONEFRAC_PORT:-8000}
+UI_PORT=${BONEFRAC_UI_PORT:-8501}
+STANDIN_DIR=.data/standin-model
+export BONEFRAC_AUDIT_DB_URL=${BONEFRAC_AUDIT_DB_URL:-sqlite:///.data/audit.db}
+export BONEFRAC_CACHE=${BONEFRAC_CACHE:-$PWD/.cache/bonefrac}
+mkdir -p .data
+
+say() { printf '\033[1m[make run]\033[0m %s\n' "$*"; }
+
+# 1. the serving environment: bonefrac[serve] only (no torch)
+if [[ ! -f "$SERVE_VENV/.installed" || pyproject.toml -nt "$SERVE_VENV/.installed" ]]; then
+    say "setting up $SERVE_VENV with the serving dependencies (pip install -e .[serve]) ..."
+    test -x "$SERVE_VENV/bin/python" || "$PYTHON" -m venv "$SERVE_VENV"
+    "$SERVE_VENV/bin/python" -m pip install --disable-pip-version-check -q --upgrade pip
+    "$SERVE_VENV/bin/python" -m pip install --disable-pip-version-check -q -e '.[serve]'
+    touch "$SERVE_VENV/.installed"
+fi
+BONEFRAC="$SERVE_VENV/bin/bonefrac"
+
+# 2. the model: BONEFRAC_MODEL_PATH, else the stand-in (made once, with the train extra)
+MODEL=${BONEFRAC_MODEL_PATH:-}
+if [[ -z "$MODEL" ]]; then
+    MODEL="$STANDIN_DIR/model.onnx"
+    if [[ ! -f "$MODEL" || ! -f "$STANDIN_DIR/model_card.json" ]]; then
+        TRAIN_PY=${BONEFRAC_TRAIN_PYTHON:-.venv/bin/python}
+        if [[ ! -x "$TRAIN_PY" ]]; then
+            say "no trained default model ships yet; making the test environment .venv to train a stand-in ..."
+            make venv
+            TRAIN_PY=.venv/bin/python
+        fi
+        say "training a STAND-IN model on synthetic images (one time, a few minutes on CPU) ..."
+        PYTHONPATH=src "$TRAIN_PY" scripts/make_standin_model.py --out "$STANDIN_DIR"
+    fi
+fi
+if [[ ! -f "$MODEL" ]]; then
+    say "model not found: $MODEL (set BONEFRAC_MODEL_PATH to an .onnx file)"
+    exit 2
+fi
+if grep -q '"stand_in": true' "$(dirname "$MODEL")/model_card.json" 2>/dev/null; then
+    echo
+    echo "  ****************************************************************************************"
+    echo "  *  STAND-IN MODEL: trained on synthetic images, not on radiographs. Its boxes are       *"
+    echo "  *  meaningless; it only shows the service and the UI working. Research use only, not a *"
+    echo "  *  medical device. Serve a real model with BONEFRAC_MODEL_PATH=path/to/model.onnx.     *"
+    echo "  ****************************************************************************************"
+    echo
+fi
+
+# 3. service and UI, stopped together
+SERVE_PID=""
+UI_PID=""
+stop() {
+    trap - INT TERM
+    say "stopping ..."
+    [[ -n "$UI_PID" ]] && kill -TERM "$UI_PID" 2>/dev/null || true
+    [[ -n "$SERVE_PID" ]] && kill -TERM "$SERVE_PID" 2>/dev/null || true
+    [[ -n "$UI_PID" ]] && wait "$UI_PID" 2>/dev/null || true
+    [[ -n "$SERVE_PID" ]] && wait "$SERVE_PID" 2>/dev/null || true
+    say "stopped"
+}
+trap 'stop; exit 0' INT TERM
+
+"$BONEFRAC" serve --model "$MODEL" --host "$HOST" --port "$API_PORT" &
+SERVE_PID=$!
+API_URL="http://$HOST:$API_PORT"
+"$SERVE_VENV/bin/python" - "$API_URL" <<'PY' || { stop; exit 1; }
+import sys, time, httpx
+url = sys.argv[1] + "/readyz"
+for _ in range(600):
+    try:
+        if httpx.get(url, timeout=1).status_code == 200:
+            sys.exit(0)
+    except httpx.TransportError:
+        pass
+    time.sleep(0.1)
+sys.exit(f"the service at {url} did not get ready within 60 s")
+PY
+
+if "$BONEFRAC" ui --help >/dev/null 2>&1; then
+    "$BONEFRAC" ui --api-url "$API_URL" --port "$UI_PORT" &
+    UI_PID=$!
+    UI_LINE="UI:       http://$HOST:$UI_PORT"
+else
+    UI_LINE="UI:       not in this checkout (bonefrac ui is missing); the service runs alone"
+fi
+echo
+say "service:  $API_URL   (API docs $API_URL/docs, model card $API_URL/v1/model)"
+say "$UI_LINE"
+say "press Ctrl-C to stop both"
+echo
+# whichever stops first, stop the other
+while kill -0 "$SERVE_PID" 2>/dev/null && { [[ -z "$UI_PID" ]] || kill -0 "$UI_PID" 2>/dev/null; }; do
+    sleep 1
+done
+stop
