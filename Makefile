@@ -7,7 +7,7 @@ PIP := $(PY) -m pip
 # torch is pinned to the build that lies on this project's CI machines (see constraints.txt).
 PIP_INSTALL := $(PIP) install --disable-pip-version-check -q -c constraints.txt
 
-.PHONY: help venv test test-fast lint run clean test-containers images container-smoke
+.PHONY: help venv browser-deps test test-fast lint run clean test-containers images container-smoke
 
 help:
 	@echo "make run        set up and start bonefrac on its built-in default"
@@ -26,10 +26,21 @@ $(VENV)/.installed: pyproject.toml constraints.txt
 
 venv: $(VENV)/.installed
 
-test: venv
+# Debian chromium for the browser test (tests/ui/test_browser.py skips without it). Playwright never
+# downloads a browser here. Needs root (or password-less sudo); elsewhere it says so and the test skips.
+browser-deps:
+	@if [ -x /usr/bin/chromium ]; then exit 0; fi; \
+	if ! command -v apt-get >/dev/null; then echo "browser-deps: no apt-get; install chromium at /usr/bin/chromium to run the browser test"; exit 0; fi; \
+	if [ "$$(id -u)" = 0 ]; then SUDO=; elif sudo -n true 2>/dev/null; then SUDO="sudo -n"; \
+	else echo "browser-deps: not root; run 'sudo apt-get install chromium chromium-driver' to run the browser test"; exit 0; fi; \
+	echo "browser-deps: installing Debian chromium and chromium-driver"; \
+	$$SUDO apt-get update -q && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium chromium-driver \
+	  || echo "browser-deps: apt-get failed; the browser test will skip"
+
+test: venv browser-deps
 	$(PY) -m pytest -q
 
-test-fast: venv
+test-fast: venv browser-deps
 	$(PY) -m pytest -q -m "not container"
 
 lint: venv

@@ -219,16 +219,20 @@ def service_command(model: Path, port: int) -> list[str]:
 
 
 @pytest.fixture
-def running_service(launched: Launched, tiny_onnx_model: Path, tmp_path: Path) -> str:
-    """A real service process on a free 127.0.0.1 port serving the tiny model; its base URL."""
-    port = free_port()
-    env = subprocess_env(
-        BONEFRAC_MODEL_PATH=str(tiny_onnx_model),
-        BONEFRAC_AUDIT_DB_URL=f"sqlite:///{tmp_path / 'audit.db'}",
-        BONEFRAC_ENV="development",
-        BONEFRAC_API_KEYS="",
-    )
-    process = launched.start("service", service_command(tiny_onnx_model, port), env)
-    url = f"http://127.0.0.1:{port}"
-    launched.wait_http(process, f"{url}/readyz")
-    return url
+def start_service(launched: Launched, tmp_path: Path):
+    """Factory: start a real service process serving `model` on a free 127.0.0.1 port; returns its URL."""
+
+    def start(model: Path) -> str:
+        port = free_port()
+        env = subprocess_env(
+            BONEFRAC_MODEL_PATH=str(model),
+            BONEFRAC_AUDIT_DB_URL=f"sqlite:///{tmp_path / f'audit-{port}.db'}",
+            BONEFRAC_ENV="development",
+            BONEFRAC_API_KEYS="",
+        )
+        process = launched.start(f"service-{port}", service_command(model, port), env)
+        url = f"http://127.0.0.1:{port}"
+        launched.wait_http(process, f"{url}/readyz")
+        return url
+
+    return start

@@ -17,7 +17,7 @@ def test_box_rows_with_pixel_spacing(make_analysis):
     analysis = make_analysis([[10, 20, 30, 60]], [0.876], spacing=(0.2, 0.1))
     assert present.box_rows(analysis) == [
         {
-            "#": "1",
+            "box": "1",
             "class": "fractured",
             "confidence": "0.876",
             "width (px)": "20.0",
@@ -31,7 +31,7 @@ def test_box_rows_with_pixel_spacing(make_analysis):
 
 def test_box_rows_without_spacing_show_dash_for_mm(make_analysis):
     rows = present.box_rows(make_analysis([[0, 0, 5, 5], [1, 1, 2, 3]], [0.5, 0.4]))
-    assert [row["#"] for row in rows] == ["1", "2"]
+    assert [row["box"] for row in rows] == ["1", "2"]
     assert {row["width (mm)"] for row in rows} == {"\u2014"}
 
 

@@ -99,5 +99,6 @@ def ui(
     if code:
         raise BonefracError(f"streamlit exited with code {code}; its messages are above")
 
+
 def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt

@@ -20,7 +20,7 @@ STAND_IN_WARNING = (
     "This is a STAND-IN model trained on synthetic images only. Its boxes on real radiographs mean nothing; "
     "it is here so the service and UI can be tried before a real model is installed."
 )
-ACCEPTED_TYPES_TEXT = "JPEG, PNG or DICOM radiographs"
+ACCEPTED_TYPES_TEXT = "JPEG, PNG or DICOM"
 
 
 def _number(value: Any, digits: int = 1) -> str:
@@ -34,7 +34,7 @@ def box_rows(analysis: Analysis) -> list[dict[str, str]]:
         x1, y1, x2, y2 = (float(v) for v in item["xyxy"])
         rows.append(
             {
-                "#": str(index),
+                "box": str(index),
                 "class": str(item.get("class_name", item.get("class_id", ""))),
                 "confidence": _number(item["confidence"], 3),
                 "width (px)": _number(item.get("width_px", x2 - x1)),
