@@ -18,12 +18,19 @@ from bonefrac.model_card import CARD_FILENAME, ModelCard, OperatingPoint, read_m
 
 
 @pytest.fixture(scope="module")
-def exported(tiny_pt_weights: Path, tmp_path_factory: pytest.TempPathFactory):
+def weights_folder_before_export(tiny_pt_weights: Path) -> list[Path]:
+    return sorted(tiny_pt_weights.parent.iterdir())
+
+
+@pytest.fixture(scope="module")
+def exported(
+    tiny_pt_weights: Path, weights_folder_before_export: list[Path], tmp_path_factory: pytest.TempPathFactory
+):
     return export_onnx(tiny_pt_weights, tmp_path_factory.mktemp("export"), imgsz=64, int8=True)
 
 
 @pytest.mark.slow
-def test_export_writes_model_card_and_passes_parity(exported, tiny_pt_weights):
+def test_export_writes_model_card_and_passes_parity(exported, tiny_pt_weights, weights_folder_before_export):
     out = exported.onnx_path.parent
     assert exported.onnx_path.name == MODEL_FILENAME and exported.card_path == out / CARD_FILENAME
     card = read_model_card(exported.card_path)
@@ -34,7 +41,8 @@ def test_export_writes_model_card_and_passes_parity(exported, tiny_pt_weights):
     assert card.dataset_fingerprint and card.stand_in  # trained on the synthetic set
     parity = card.metrics["export_parity"]
     assert parity["passed"] and parity["matched_boxes"] > 0 and parity["min_matched_iou"] > 0.99
-    assert not list(tiny_pt_weights.parent.glob("*.onnx"))  # nothing written beside the user's weights
+    # nothing written beside the user's weights
+    assert sorted(tiny_pt_weights.parent.iterdir()) == weights_folder_before_export
 
 
 @pytest.mark.slow

@@ -191,5 +191,5 @@ def run_bench(
                             use_cv2=mode == "opencv",
                         )
                     )
-                    logger.info("bench %s", rows[-1])
+                    logger.debug("bench %s", rows[-1])
     return rows, note

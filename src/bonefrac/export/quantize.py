@@ -95,18 +95,17 @@ def quantize_int8(model_path: Path, out_path: Path, calibration: Sequence[Radiog
     return out_path
 
 
-def _time_session(model_path: Path, tensor: np.ndarray, threads: int, repeats: int) -> float:
-    """Median seconds of session.run over `repeats` runs after one warm-up."""
-    from bonefrac.infer.predictor import Predictor
-
-    predictor = Predictor(model_path, threads=threads)
-    predictor.run_raw(tensor)
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
+def _time_sessions(predictors: Sequence[Any], tensor: np.ndarray, repeats: int) -> list[float]:
+    """Median seconds of session.run per predictor, run in turn (interleaved) after one warm-up each."""
+    for predictor in predictors:
         predictor.run_raw(tensor)
-        times.append(time.perf_counter() - start)
-    return float(np.median(times))
+    times: list[list[float]] = [[] for _ in predictors]
+    for _ in range(repeats):
+        for k, predictor in enumerate(predictors):
+            start = time.perf_counter()
+            predictor.run_raw(tensor)
+            times[k].append(time.perf_counter() - start)
+    return [float(np.median(t)) for t in times]
 
 
 def _agreement(
@@ -140,7 +139,7 @@ def measure_int8(
     *,
     conf: float,
     threads: int = 2,
-    repeats: int = 5,
+    repeats: int = 15,
 ) -> dict[str, Any]:
     """Speed gain (fp32 / int8 session time) and box agreement of int8 against fp32 on the same images.
 
@@ -153,8 +152,7 @@ def measure_int8(
     int8 = Predictor(int8_path, threads=threads)
     agreement = [_agreement(fp32, int8, images, c) for c in sorted({conf, LOW_CONF}, reverse=True)]
     tensor = to_input_tensor([letterbox(images[0][1].pixels, fp32.input_size)[0]])
-    fp32_s = _time_session(fp32_path, tensor, threads, repeats)
-    int8_s = _time_session(int8_path, tensor, threads, repeats)
+    fp32_s, int8_s = _time_sessions([fp32, int8], tensor, repeats)
     return {
         "method": "onnxruntime static QDQ, per-channel int8 weights, uint8 activations (MinMax calibration)",
         "file": int8_path.name,
