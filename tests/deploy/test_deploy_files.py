@@ -5,6 +5,7 @@ Fast (part of `make test-fast`); the images themselves are built and run in test
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import re
@@ -18,8 +19,10 @@ import yaml
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = REPO_ROOT / "deploy"
-sys.path.insert(0, str(DEPLOY))
-import pyproject_requirements  # noqa: E402
+_spec = importlib.util.spec_from_file_location("pyproject_requirements", DEPLOY / "pyproject_requirements.py")
+assert _spec is not None and _spec.loader is not None
+pyproject_requirements = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(pyproject_requirements)
 
 DOCKERFILES = sorted(DEPLOY.glob("Dockerfile.*"))
 SCRIPTS = sorted([*DEPLOY.glob("podman/*.sh"), *DEPLOY.glob("azure/*.sh")])
