@@ -35,6 +35,8 @@ for target in "${targets[@]}"; do
   log "building ${image} from deploy/Dockerfile.${target} on ${BONEFRAC_BASE_IMAGE}"
   start=${SECONDS}
   podman build "${BUILD_ARGS[@]}" "${extra[@]}" -f "deploy/Dockerfile.${target}" -t "${image}" . >&2
+  # The image this tag pointed to before is now dangling: drop it (layers still in use stay, so does the cache).
+  podman image prune -f --filter "label=org.opencontainers.image.title=bonefrac-${target}" >/dev/null || true
   size=$(podman image inspect --format '{{.Size}}' "${image}")
   printf '%s\t%d MB\t%d s\n' "${image}" "$((size / 1000000))" "$((SECONDS - start))"
 done
