@@ -7,13 +7,16 @@ PIP := $(PY) -m pip
 # torch is pinned to the build that lies on this project's CI machines (see constraints.txt).
 PIP_INSTALL := $(PIP) install --disable-pip-version-check -q -c constraints.txt
 
-.PHONY: help venv browser-deps test test-fast lint run clean
+.PHONY: help venv browser-deps test test-fast lint run clean test-containers images container-smoke
 
 help:
 	@echo "make run        set up and start bonefrac on its built-in default"
 	@echo "make test       set up and run the whole test suite"
 	@echo "make test-fast  the suite without the slow container stage"
 	@echo "make lint       ruff over src, tests and bench"
+	@echo "make test-containers  only the container stage (podman: build, compose up, probe, tear down)"
+	@echo "make images     build the api and ui images with podman (BONEFRAC_MODEL_DIR: the model to bake in)"
+	@echo "make container-smoke  build, start, probe and stop the compose stack by hand (deploy/podman/smoke.sh)"
 
 $(VENV)/.installed: pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -48,3 +51,15 @@ run:
 
 clean:
 	rm -rf $(VENV) .pytest_cache .ruff_cache .data runs
+
+# Container stage (deploy/): `make test` runs it too; `make test-fast` leaves it out.
+test-containers: venv
+	$(PY) -m pytest -q -m container -rA
+
+images: venv
+	PYTHON=$(abspath $(PY)) deploy/podman/install-prereqs.sh
+	deploy/podman/base-image.sh
+	deploy/podman/build-images.sh api ui
+
+container-smoke: venv
+	PYTHON=$(abspath $(PY)) deploy/podman/smoke.sh
