@@ -10,6 +10,7 @@ from rich.console import Console
 
 from bonefrac import __version__
 from bonefrac.commands import data as data_commands
+from bonefrac.commands import train as train_commands
 from bonefrac.errors import BonefracError
 from bonefrac.logging_setup import configure_logging
 
@@ -20,6 +21,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(data_commands.app, name="data")
+train_commands.register(app)
 
 error_console = Console(stderr=True)
 
