@@ -85,6 +85,16 @@ def experiment_run(
     runs_list(paths=[Path(planned[0].config.runs_dir) / spec.experiment], csv=None, plot=None)
 
 
+TABLE_COLUMNS = {
+    "val.precision": "val P",
+    "val.recall": "val R",
+    "val.map50": "val mAP50",
+    "val.map50_95": "val mAP50-95",
+    "test.map50": "test mAP50",
+    "test.map50_95": "test mAP50-95",
+}
+
+
 def _fmt(mean: float, std: float) -> str:
     if math.isnan(mean):
         return "-"
@@ -99,16 +109,26 @@ def _leaderboard(paths: list[Path], csv: Path | None, plot: Path | None, title: 
         console.print(f"no runs under {', '.join(str(p) for p in paths)}")
         return
     rows, columns = leaderboard(runs)
-    table = Table("experiment", "cell", "model", "seeds", "done", *columns, "train s", title=title)
+    shown = [c for c in columns if c in TABLE_COLUMNS]
+    table = Table(
+        "experiment",
+        "cell",
+        "model",
+        "seeds",
+        "done",
+        *[TABLE_COLUMNS[c] for c in shown],
+        "train s",
+        title=title,
+    )
     for row in rows:
         wall = "-" if row.train_wall_time_s is None else f"{row.train_wall_time_s:.0f}"
         table.add_row(
             row.experiment,
             row.group,
-            row.model,
+            Path(row.model).stem,
             " ".join(map(str, row.seeds)) or "-",
             f"{row.finished}/{row.runs}",
-            *[_fmt(row.mean[c], row.std[c]) for c in columns],
+            *[_fmt(row.mean[c], row.std[c]) for c in shown],
             wall,
         )
     console.print(table)

@@ -43,10 +43,10 @@ class Sweep(StrictModel):
         return self
 
     def cell_labels(self) -> list[str]:
-        return self.labels or [
-            Path(str(v)).stem if isinstance(v, str) else f"{v:g}" if isinstance(v, float) else str(v)
-            for v in self.values
-        ]
+        """Given labels, else each value (a model path by its stem: yolo11s.yaml -> yolo11s)."""
+        if self.labels is not None:
+            return list(self.labels)
+        return [Path(v).stem if isinstance(v, str) else str(v) for v in self.values]
 
 
 class ExperimentFile(StrictModel):

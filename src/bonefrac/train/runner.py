@@ -157,12 +157,15 @@ def _callbacks(
         if progress is not None:
             progress.batch_done()
 
-    reported: set[int] = set()
+    trained: set[int] = set()
+
+    def on_train_epoch_end(trainer: Any) -> None:
+        trained.add(trainer.epoch)
 
     def on_fit_epoch_end(trainer: Any) -> None:
-        if progress is None or trainer.epoch in reported:
-            return  # ultralytics fires this event again after its final validation
-        reported.add(trainer.epoch)
+        if progress is None or trainer.epoch not in trained:
+            return  # ultralytics fires this event once more, with epoch + 1, after its final validation
+        trained.discard(trainer.epoch)
         metrics = trainer.metrics or {}
         map50 = metrics.get("metrics/mAP50(B)")
         map50_95 = metrics.get("metrics/mAP50-95(B)")
@@ -180,6 +183,7 @@ def _callbacks(
         "on_train_start": on_train_start,
         "on_val_start": use_all_cores,
         "on_train_batch_end": on_train_batch_end,
+        "on_train_epoch_end": on_train_epoch_end,
         "on_fit_epoch_end": on_fit_epoch_end,
     }
 
