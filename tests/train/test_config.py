@@ -94,12 +94,21 @@ def test_to_ultralytics_args_maps_every_block():
     )
     args = to_ultralytics_args(config)
     assert args["time"] == 0.5
-    assert (args["optimizer"], args["lr0"], args["cos_lr"], args["warmup_epochs"]) == ("AdamW", 0.002, True, 1)
+    assert (args["optimizer"], args["lr0"], args["cos_lr"], args["warmup_epochs"]) == (
+        "AdamW",
+        0.002,
+        True,
+        1,
+    )
     assert (args["degrees"], args["flipud"], args["dfl"], args["multi_scale"]) == (15, 0.5, 2.5, 0.5)
     assert args["cache"] == "ram"
     assert args["amp"] is False  # AMP only on GPUs
-    assert args["pretrained"] is False  # nothing downloaded
+    assert args["pretrained"] is False  # random init from the yaml, nothing downloaded
 
 
 def test_nest_dotted_merges_nested_keys():
     assert nest_dotted({"loss.dfl": 2, "loss": {"box": 5}, "a": 1}) == {"loss": {"dfl": 2, "box": 5}, "a": 1}
+
+
+def test_to_ultralytics_args_starts_from_pt_weights():
+    assert to_ultralytics_args(build_train_config({**DATA, "model": "w/best.pt"}, "t"))["pretrained"] is True

@@ -214,7 +214,8 @@ def to_ultralytics_args(config: TrainConfig) -> dict[str, Any]:
         "save_period": config.save_period,
         "save": True,
         "verbose": False,
-        "pretrained": False,
+        "pretrained": Path(config.model).suffix.lower()
+        == ".pt",  # start from a .pt's weights, never download
     }
 
 

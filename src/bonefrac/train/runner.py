@@ -92,6 +92,18 @@ def _check_resumable_config(config: TrainConfig, run_dir: Path) -> None:
         )
 
 
+def _check_same_data(run_dir: Path, data: TrainingData) -> None:
+    saved_path = run_dir / "dataset.json"
+    if not saved_path.is_file():
+        return
+    saved = json.loads(saved_path.read_text(encoding="utf-8")).get("trained", {}).get("fingerprint")
+    if saved and saved != data.trained.fingerprint:
+        raise TrainingError(
+            f"cannot resume {run_dir}: the training data changed since it started (fingerprint {saved[:12]} "
+            f"then, {data.trained.fingerprint[:12]} now); start a new run instead"
+        )
+
+
 def _checkpoint_is_final(last: Path) -> bool:
     """True when ultralytics already finished training (it strips the optimizer from the final checkpoint)."""
     import torch
@@ -261,6 +273,10 @@ def train_model(
     resuming = _prepare_run_dir(config, run_dir, resume, overwrite)
     check_device(config)
     data = prepare_training_data(config, run_dir)
+    if resuming:
+        _check_same_data(run_dir, data)
+    else:
+        (run_dir / STATUS_FILE).unlink(missing_ok=True)  # a fresh start forgets earlier failed attempts
     (run_dir / "config.yaml").write_text(
         yaml.safe_dump(dump_config(config), sort_keys=False), encoding="utf-8"
     )
