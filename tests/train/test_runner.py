@@ -168,7 +168,7 @@ def test_experiment_cli_skips_finished_cells_and_lists_runs(tmp_path, monkeypatc
 
     listed = runner.invoke(app, ["runs", "compare", "runs/mx", "--csv", "board.csv", "--plot", "board.png"])
     assert listed.exit_code == 0, listed.output
-    assert "baseline" in listed.output
+    assert "comparison" in listed.output
     assert Path("board.csv").read_text().splitlines()[1].startswith("mx,baseline,")
     assert Path("board.png").read_bytes()[:4] == b"\x89PNG"
     assert lookups == []

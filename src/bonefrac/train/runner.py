@@ -56,9 +56,10 @@ def check_device(config: TrainConfig) -> None:
     available = torch.cuda.device_count() if torch.cuda.is_available() else 0
     missing = [i for i in wanted if i >= available]
     if missing:
+        has = "no CUDA GPU" if not available else f"{available} CUDA GPU(s), indices 0..{available - 1}"
         raise TrainingError(
-            f"device {config.device_string()!r} asks for GPU(s) {missing}, but this machine has "
-            f"{available} CUDA GPU(s); use device: cpu, or an index below {available}"
+            f"device {config.device_string()!r} asks for GPU(s) {missing}, but this machine has {has}; "
+            "use device: cpu or a GPU it has"
         )
 
 
