@@ -1,3 +1,6 @@
+from pathlib import Path
+
+import pytest
 import yaml
 
 from bonefrac.data.synth import write_synthetic_dataset
@@ -9,6 +12,7 @@ from bonefrac.train.data_source import (
     prepare_training_data,
     write_background_subset,
 )
+from bonefrac.train.experiments import expand_matrix, load_experiment
 
 
 def test_background_subset_keeps_all_positives_and_a_seeded_share(tmp_path):
@@ -51,3 +55,23 @@ def test_prepare_training_data_with_background_ratio_writes_into_run_dir(tmp_pat
     assert data.trained.fingerprint != data.source.fingerprint
     body = yaml.safe_load(data.yaml_path.read_text())
     assert body["names"] == {0: "fractured"}
+
+
+@pytest.mark.fracatlas
+def test_seed_matrix_data_sources_resolve_on_fracatlas(fracatlas_yaml, tmp_path, monkeypatch):
+    repo = Path(__file__).resolve().parents[2]
+    # seed.yaml names ../shared/data/fracatlas relative to the repository root, whose parent holds shared/;
+    # run from a folder with that same parent, wherever this checkout lives.
+    folder = fracatlas_yaml.resolve().parent
+    if (folder.parent.name, folder.parent.parent.name) != ("data", "shared"):
+        pytest.skip(f"seed.yaml expects FracAtlas at <root>/shared/data/fracatlas, not {folder}")
+    monkeypatch.chdir(folder.parents[1])
+    matrix = load_experiment(repo / "configs" / "experiments" / "seed.yaml")
+    planned = {p.cell: p.config for p in expand_matrix(matrix, "seed.yaml")}
+    full = prepare_training_data(planned["baseline"], tmp_path / "baseline")
+    positive = prepare_training_data(planned["positive_only"], tmp_path / "positive")
+    quarter = prepare_training_data(planned["background_25"], tmp_path / "bg25")
+    assert positive.train_backgrounds == 0 and positive.train_positives == 574
+    assert quarter.train_positives == full.train_positives
+    assert quarter.train_backgrounds == round(full.train_backgrounds * 0.25)
+    assert quarter.trained.splits["val"] == full.trained.splits["val"]
