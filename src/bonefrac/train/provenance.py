@@ -57,6 +57,7 @@ def environment(device: str, threads: int | None) -> dict[str, Any]:
         "device": device,
         "cpu_count": os.cpu_count(),
         "torch_threads": threads,
+        "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY"),
         "cuda_available": torch.cuda.is_available(),
     }
     if device != "cpu" and torch.cuda.is_available():
