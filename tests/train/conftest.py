@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
 import yaml
+
+# As `bonefrac train` does before torch loads (see runner.prefer_passive_openmp); effective when torch has
+# not been imported yet by the time this stage's tests are collected.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 
 def make_run_folder(
