@@ -13,8 +13,6 @@ import os
 import shutil
 import sys
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -23,10 +21,11 @@ import yaml
 
 from bonefrac.errors import BonefracError, ModelError, TrainingError
 from bonefrac.records import RunResult, SplitMetrics
+from bonefrac.train.callbacks import offline_amp_check, training_callbacks
 from bonefrac.train.config import TrainConfig, dump_config, to_ultralytics_args
 from bonefrac.train.data_source import TrainingData, prepare_training_data
 from bonefrac.train.metrics_files import read_epoch_rows, write_epochs_jsonl
-from bonefrac.train.progress import EpochSummary, TrainingProgress
+from bonefrac.train.progress import TrainingProgress
 from bonefrac.train.provenance import code_version, environment
 from bonefrac.train.registry import METRICS_FILE, METRICS_SCHEMA_VERSION, run_state
 
@@ -142,77 +141,6 @@ def _dataset_record(data: TrainingData) -> dict[str, Any]:
     }
 
 
-@contextmanager
-def _offline_amp_check() -> Iterator[None]:
-    """ultralytics' GPU AMP self-check downloads yolo26n.pt: skip it (AMP stays on) unless that is local."""
-    import ultralytics.engine.trainer as trainer_module
-    from ultralytics.utils import WEIGHTS_DIR
-
-    original = trainer_module.check_amp
-
-    def check_amp_offline(model: Any) -> bool:
-        if (WEIGHTS_DIR / "yolo26n.pt").is_file():
-            return bool(original(model))
-        logger.info("AMP self-check skipped (it would download yolo26n.pt); AMP stays on")
-        return True
-
-    trainer_module.check_amp = check_amp_offline
-    try:
-        yield
-    finally:
-        trainer_module.check_amp = original
-
-
-def _callbacks(
-    config: TrainConfig, threads: int | None, progress: TrainingProgress | None
-) -> dict[str, Callable[[Any], None]]:
-    """ultralytics callbacks: all CPU cores for training and validation, and progress reports."""
-    import torch
-
-    def use_all_cores(_: Any) -> None:
-        if threads:
-            torch.set_num_threads(threads)
-
-    def on_train_start(trainer: Any) -> None:
-        use_all_cores(trainer)
-        if progress is not None:
-            progress.start(config.run_name, trainer.start_epoch, trainer.epochs, len(trainer.train_loader))
-
-    def on_train_batch_end(_: Any) -> None:
-        if progress is not None:
-            progress.batch_done()
-
-    trained: set[int] = set()
-
-    def on_train_epoch_end(trainer: Any) -> None:
-        trained.add(trainer.epoch)
-
-    def on_fit_epoch_end(trainer: Any) -> None:
-        if progress is None or trainer.epoch not in trained:
-            return  # ultralytics fires this event once more, with epoch + 1, after its final validation
-        trained.discard(trainer.epoch)
-        metrics = trainer.metrics or {}
-        map50 = metrics.get("metrics/mAP50(B)")
-        map50_95 = metrics.get("metrics/mAP50-95(B)")
-        progress.epoch_done(
-            EpochSummary(
-                epoch=trainer.epoch + 1,
-                epochs=trainer.epochs,
-                seconds=float(trainer.epoch_time or 0.0),
-                map50=None if map50 is None else float(map50),
-                map50_95=None if map50_95 is None else float(map50_95),
-            )
-        )
-
-    return {
-        "on_train_start": on_train_start,
-        "on_val_start": use_all_cores,
-        "on_train_batch_end": on_train_batch_end,
-        "on_train_epoch_end": on_train_epoch_end,
-        "on_fit_epoch_end": on_fit_epoch_end,
-    }
-
-
 def _evaluate_split(
     weights: Path, data: TrainingData, split: str, config: TrainConfig, run_dir: Path, threads: int | None
 ) -> SplitMetrics:
@@ -283,6 +211,9 @@ def train_model(
 ) -> RunResult:
     """Train (or resume) the run `config` describes, evaluate it on val and test, and write its folder."""
     run_dir = config.run_dir.resolve()
+    model_path = Path(config.model)
+    if model_path.suffix.lower() == ".pt" and not model_path.is_file():
+        raise ModelError(f"model weights not found: {model_path.resolve()}")
     resuming = _prepare_run_dir(config, run_dir, resume, overwrite)
     prefer_passive_openmp()
     check_device(config)
@@ -310,11 +241,8 @@ def train_model(
         if resuming:
             model = YOLO(str(last))
         else:
-            model_path = Path(config.model)
-            if model_path.suffix == ".pt" and not model_path.is_file():
-                raise ModelError(f"model weights not found: {model_path.resolve()}")
             model = YOLO(config.model)
-        for event, callback in _callbacks(config, threads, progress).items():
+        for event, callback in training_callbacks(config, threads, progress).items():
             model.add_callback(event, callback)
         args = to_ultralytics_args(config)
         if resuming:
@@ -325,12 +253,15 @@ def train_model(
         logger.info("%s %s on %s", "resuming" if resuming else "training", run_dir, config.device_string())
         started = time.perf_counter()
         try:
-            with _offline_amp_check():
+            with offline_amp_check():
                 model.train(data=str(data.yaml_path), **args)
         except KeyboardInterrupt:
             _add_train_seconds(run_dir, time.perf_counter() - started)
             _write_status(run_dir, "interrupted")
-            logger.warning("interrupted; continue with --resume (the last finished epoch is kept)")
+            if last.is_file():
+                logger.warning("interrupted; continue with --resume (the last finished epoch is kept)")
+            else:
+                logger.warning("interrupted before the first epoch finished; run again to start over")
             raise
         except BonefracError:
             raise
