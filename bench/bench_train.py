@@ -22,10 +22,23 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
-HEADER = (
-    "# Benchmarks\n\nRatios compare runs made in the same process on the same machine.\n\n"
-    "| date | machine | benchmark | result | notes |\n|---|---|---|---|---|\n"
-)
+SECTION = "## Training speed (bench/bench_train.py)"
+TABLE_HEAD = "| date | machine | benchmark | result | notes |\n|---|---|---|---|---|\n"
+
+
+def append_rows(rows: list[str]) -> None:
+    """Add rows at the end of this benchmark's table in RESULTS.md (creating file or section if needed)."""
+    text = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n"
+    if SECTION not in text:
+        text = text.rstrip("\n") + f"\n\n{SECTION}\n\n{TABLE_HEAD}"
+    lines = text.splitlines(keepends=True)
+    at = next(i for i, line in enumerate(lines) if line.startswith(SECTION)) + 1
+    while at < len(lines) and not lines[at].startswith("|"):
+        at += 1
+    while at < len(lines) and lines[at].startswith("|"):
+        at += 1
+    lines[at:at] = [row if row.endswith("\n") else row + "\n" for row in rows]
+    RESULTS.write_text("".join(lines))
 
 
 def machine_label() -> str:
@@ -102,19 +115,17 @@ def main() -> None:
     for imgsz, n_train, plain, ours, speedup in rows:
         print(f"{imgsz:>5} {n_train:>10} {plain:>15.3f} {ours:>16.3f} {speedup:>7.2f}x")
     if args.append:
-        if not RESULTS.exists():
-            RESULTS.write_text(HEADER)
         date = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
         policy = os.environ.get("OMP_WAIT_POLICY")
-        with RESULTS.open("a") as handle:
-            for imgsz, n_train, plain, ours, speedup in rows:
-                handle.write(
-                    f"| {date} | {machine_label()} | bench_train.py imgsz {imgsz}, {n_train} train images, "
-                    "1 epoch "
-                    f"| plain ultralytics {plain:.3f} s/img/epoch; runner {ours:.3f} s/img/epoch; "
-                    f"**{speedup:.2f}x** (target >= 1.7x) | OMP_WAIT_POLICY={policy}; shared machine, "
-                    f"load average {os.getloadavg()[0]:.1f} at the end |\n"
-                )
+        append_rows(
+            [
+                f"| {date} | {machine_label()} | bench_train.py imgsz {imgsz}, {n_train} train images, "
+                f"1 epoch | plain ultralytics {plain:.3f} s/img/epoch; runner {ours:.3f} s/img/epoch; "
+                f"**{speedup:.2f}x** (target >= 1.7x) | OMP_WAIT_POLICY={policy}; shared machine, "
+                f"load average {os.getloadavg()[0]:.1f} at the end |"
+                for imgsz, n_train, plain, ours, speedup in rows
+            ]
+        )
         print(f"appended to {RESULTS}")
 
 

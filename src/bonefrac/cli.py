@@ -45,7 +45,9 @@ def _root(
 def main() -> None:
     """Console-script entry: run the app, turning library errors into a message and an exit code."""
     try:
-        app(standalone_mode=False)
+        code = app(standalone_mode=False)  # click returns (not raises) typer.Exit codes in this mode
+        if isinstance(code, int) and code:
+            sys.exit(code)
     except BonefracError as exc:
         error_console.print(f"[bold red]error:[/] {exc}", highlight=False)
         sys.exit(exc.exit_code)

@@ -133,6 +133,82 @@ class Finding:
         }
 
 
+# --- data stage (bonefrac.data.checks) ---
+
+
+@dataclass(frozen=True)
+class SplitStats:
+    """Counts and distributions of one split, as `bonefrac data check` reports them."""
+
+    images: int
+    with_boxes: int
+    backgrounds: int
+    boxes: int
+    boxes_per_class: dict[str, int]
+    missing_labels: int = 0
+    unreadable_images: int = 0
+    boxes_per_image: dict[str, float] = field(default_factory=dict)
+    box_size: dict[str, dict[str, float]] = field(default_factory=dict)  # width/height/area/aspect
+    image_size: dict[str, Any] = field(default_factory=dict)  # width/height quantiles, most common sizes
+
+    @property
+    def background_share(self) -> float:
+        return self.backgrounds / self.images if self.images else 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "images": self.images,
+            "with_boxes": self.with_boxes,
+            "backgrounds": self.backgrounds,
+            "background_share": round(self.background_share, 4),
+            "boxes": self.boxes,
+            "boxes_per_class": dict(self.boxes_per_class),
+            "missing_labels": self.missing_labels,
+            "unreadable_images": self.unreadable_images,
+            "boxes_per_image": dict(self.boxes_per_image),
+            "box_size": {k: dict(v) for k, v in self.box_size.items()},
+            "image_size": dict(self.image_size),
+        }
+
+
+@dataclass(frozen=True)
+class DataReport:
+    """What `bonefrac data check` found: per-split statistics and findings, each naming its files."""
+
+    yaml_path: Path
+    root: Path
+    fingerprint: str
+    class_names: tuple[str, ...]
+    splits: dict[str, SplitStats]
+    findings: tuple[Finding, ...]
+    seconds: float = 0.0
+
+    def count(self, severity: Severity) -> int:
+        return sum(1 for f in self.findings if f.severity == severity)
+
+    def fails(self, strict: bool = False) -> bool:
+        """True when there are errors (or, with strict, warnings)."""
+        return self.count("error") > 0 or (strict and self.count("warning") > 0)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "dataset": {
+                "yaml": str(self.yaml_path),
+                "root": str(self.root),
+                "fingerprint": self.fingerprint,
+                "class_names": list(self.class_names),
+            },
+            "summary": {
+                "errors": self.count("error"),
+                "warnings": self.count("warning"),
+                "infos": self.count("info"),
+                "seconds": round(self.seconds, 2),
+            },
+            "splits": {name: stats.to_dict() for name, stats in self.splits.items()},
+            "findings": [f.to_dict() for f in self.findings],
+        }
+
+
 # --- train ---
 
 

@@ -92,6 +92,11 @@ def _resolve_entry(entry: str, root: Path) -> Path:
     return candidate
 
 
+def _absolute(path: Path) -> Path:
+    """Absolute and normalised, but symlinks kept: a subset's linked images/ must keep its own labels/."""
+    return Path(os.path.abspath(path))
+
+
 def _images_in_folder(folder: Path) -> list[Path]:
     return [p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES and p.is_file()]
 
@@ -103,7 +108,7 @@ def _images_in_list(list_file: Path) -> list[Path]:
         if not line or line.startswith("#"):
             continue
         p = Path(line)
-        images.append(p if p.is_absolute() else (list_file.parent / p).resolve())
+        images.append(_absolute(p if p.is_absolute() else list_file.parent / p))
     return images
 
 
@@ -122,7 +127,7 @@ def _split_images(entries: Iterable[str], root: Path, split: str, yaml_path: Pat
                 f"{yaml_path}: split {split!r} points to {path}, which is neither a folder of images "
                 "nor a .txt list of image paths"
             )
-    return tuple(sorted({p.resolve() for p in images}))
+    return tuple(sorted({_absolute(p) for p in images}))
 
 
 def fingerprint(splits: dict[str, tuple[Path, ...]], class_names: tuple[str, ...]) -> str:
