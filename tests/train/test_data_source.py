@@ -46,6 +46,22 @@ def test_synthetic_source_is_written_once_under_the_experiment(tmp_path):
     assert first.stat().st_mtime_ns == stamp
 
 
+def test_subset_block_trains_on_positive_train_images_only(tmp_path):
+    source = write_synthetic_dataset(tmp_path / "src", images=30, seed=2, size=48, background_share=0.4)
+    runs = str(tmp_path / "runs")
+    data = {
+        "data": str(source.yaml_path),
+        "runs_dir": runs,
+        "subset": {"positive_only": True, "filter_splits": ["train"]},
+    }
+    prepared = prepare_training_data(build_train_config(data, "t"), tmp_path / "run")
+    assert prepared.train_backgrounds == 0 and prepared.train_positives > 0
+    assert prepared.trained.yaml_path.is_relative_to((tmp_path / "runs" / "default" / "_data").resolve())
+    assert len(prepared.trained.images("val")) == len(prepared.source.images("val"))
+    again = prepare_training_data(build_train_config(data, "t"), tmp_path / "run2")
+    assert again.trained.yaml_path == prepared.trained.yaml_path  # written once, reused
+
+
 def test_prepare_training_data_with_background_ratio_writes_into_run_dir(tmp_path):
     source = write_synthetic_dataset(tmp_path / "src", images=30, seed=2, size=48, background_share=0.4)
     config = build_train_config({"data": str(source.yaml_path), "background_ratio": 0.0}, "t")
@@ -67,11 +83,15 @@ def test_seed_matrix_data_sources_resolve_on_fracatlas(fracatlas_yaml, tmp_path,
         pytest.skip(f"seed.yaml expects FracAtlas at <root>/shared/data/fracatlas, not {folder}")
     monkeypatch.chdir(folder.parents[1])
     matrix = load_experiment(repo / "configs" / "experiments" / "seed.yaml")
-    planned = {p.cell: p.config for p in expand_matrix(matrix, "seed.yaml")}
+    runs = f"runs_dir={tmp_path / 'runs'}"  # subsets go to tmp, not into the checkout
+    planned = {p.cell: p.config for p in expand_matrix(matrix, "seed.yaml", overrides=[runs])}
     full = prepare_training_data(planned["baseline"], tmp_path / "baseline")
     positive = prepare_training_data(planned["positive_only"], tmp_path / "positive")
+    official = prepare_training_data(planned["fracture_split"], tmp_path / "official")
     quarter = prepare_training_data(planned["background_25"], tmp_path / "bg25")
-    assert positive.train_backgrounds == 0 and positive.train_positives == 574
+    assert positive.train_backgrounds == 0 and positive.train_positives == full.train_positives
+    assert len(positive.trained.images("val")) == len(full.trained.images("val"))
+    assert official.train_backgrounds == 0 and official.train_positives == 574
     assert quarter.train_positives == full.train_positives
     assert quarter.train_backgrounds == round(full.train_backgrounds * 0.25)
     assert quarter.trained.splits["val"] == full.trained.splits["val"]

@@ -107,6 +107,7 @@ def test_seed_matrix_covers_every_seed_experiment():
     assert {c.model for c in configs} >= {"yolo11n.yaml", "yolo11s.yaml", "yolo11m.yaml", "yolo11l.yaml"}
     assert {c.loss.dfl for c in configs} >= {1.5, 2.0, 2.5}
     assert any(c.data and "fractured_only" in c.data for c in configs)
+    assert any(c.subset is not None and c.subset.positive_only for c in configs)
     assert any(c.multi_scale > 0 for c in configs)
     assert any(c.optimizer.cos_lr for c in configs)
     assert any(c.augment.degrees > 0 and c.augment.flipud > 0 for c in configs)

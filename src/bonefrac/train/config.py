@@ -14,6 +14,7 @@ from typing import Any, Literal
 from pydantic import Field, field_validator, model_validator
 
 from bonefrac.config import StrictModel, build_config, deep_merge, parse_overrides, read_yaml_mapping
+from bonefrac.data.subsets import SubsetOptions
 
 MODEL_SCALES = ("n", "s", "m", "l", "x")
 MODEL_FAMILIES = ("yolo11", "yolo26")
@@ -86,6 +87,7 @@ class TrainConfig(StrictModel):
     model: str = "yolo11n.yaml"
     data: str | None = None  # a data.yaml
     synthetic: SyntheticData | None = None  # or synthetic data written under runs_dir/<experiment>/_data
+    subset: SubsetOptions | None = None  # `bonefrac data subset` options applied to the data first
 
     imgsz: int = Field(640, ge=32, le=4096)
     epochs: int = Field(100, ge=1)

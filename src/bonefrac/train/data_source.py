@@ -6,8 +6,10 @@ of the source data and of what is actually trained on.
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import random
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,7 +29,7 @@ class TrainingData:
 
     yaml_path: Path
     source: DatasetSpec  # the data set the config names
-    trained: DatasetSpec  # what training reads (differs from source when background_ratio is set)
+    trained: DatasetSpec  # what training reads (differs from source with subset or background_ratio)
     train_positives: int
     train_backgrounds: int
 
@@ -48,8 +50,6 @@ def ensure_synthetic_data(config: TrainConfig, synthetic: SyntheticData) -> Path
         return yaml_path
     partial = folder.with_name(folder.name + ".partial")
     if partial.exists():
-        import shutil
-
         shutil.rmtree(partial)
     write_synthetic_dataset(
         partial,
@@ -61,6 +61,26 @@ def ensure_synthetic_data(config: TrainConfig, synthetic: SyntheticData) -> Path
     partial.rename(folder)
     logger.info("wrote synthetic data set %s", folder)
     return yaml_path
+
+
+def ensure_subset(config: TrainConfig, source: DatasetSpec) -> Path:
+    """Write the config's subset of `source` once per (data, options) under runs/<experiment>/_data/."""
+    from bonefrac.data.subsets import write_subset
+
+    options = config.subset
+    if options is None:
+        raise DatasetError("ensure_subset needs a config with a 'subset' block")
+    key = hashlib.sha256(f"{source.fingerprint}\n{options.model_dump_json()}".encode()).hexdigest()[:12]
+    folder = Path(config.runs_dir) / config.experiment / "_data" / f"subset-{key}"
+    if (folder / "data.yaml").is_file():
+        return folder / "data.yaml"
+    partial = folder.with_name(folder.name + ".partial")
+    if partial.exists():
+        shutil.rmtree(partial)
+    write_subset(source, partial, options)
+    partial.rename(folder)
+    logger.info("wrote subset %s of %s", folder, source.yaml_path)
+    return folder / "data.yaml"
 
 
 def has_boxes(image: Path) -> bool:
@@ -107,12 +127,13 @@ def prepare_training_data(config: TrainConfig, run_dir: Path) -> TrainingData:
                 "you run bonefrac from)"
             )
     source = load_dataset(source_yaml)
+    base = load_dataset(ensure_subset(config, source)) if config.subset is not None else source
     for split in ("train", "val"):
-        if not source.splits.get(split):
-            raise DatasetError(f"{source.yaml_path}: training needs a non-empty {split!r} split")
-    trained = source
+        if not base.splits.get(split):
+            raise DatasetError(f"{base.yaml_path}: training needs a non-empty {split!r} split")
+    trained = base
     if config.background_ratio is not None:
-        subset_yaml = write_background_subset(source, config.background_ratio, config.seed, run_dir / "data")
+        subset_yaml = write_background_subset(base, config.background_ratio, config.seed, run_dir / "data")
         trained = load_dataset(subset_yaml)
     train = trained.images("train")
     positives = sum(1 for p in train if has_boxes(p))
