@@ -95,6 +95,13 @@ TABLE_COLUMNS = {
 }
 
 
+NARROW_HIDDEN = {
+    "val.precision",
+    "val.recall",
+    "test.map50",
+}  # shown when the terminal is 120+ wide (and in CSV)
+
+
 def _fmt(mean: float, std: float) -> str:
     if math.isnan(mean):
         return "-"
@@ -109,28 +116,18 @@ def _leaderboard(paths: list[Path], csv: Path | None, plot: Path | None, title: 
         console.print(f"no runs under {', '.join(str(p) for p in paths)}")
         return
     rows, columns = leaderboard(runs)
-    shown = [c for c in columns if c in TABLE_COLUMNS]
-    table = Table(
-        "experiment",
-        "cell",
-        "model",
-        "seeds",
-        "done",
-        *[TABLE_COLUMNS[c] for c in shown],
-        "train s",
-        title=title,
-    )
+    wide = console.width >= 120
+    shown = [c for c in columns if c in TABLE_COLUMNS and (wide or c not in NARROW_HIDDEN)]
+    headers = ["run", "model", "seeds"] + (["done"] if wide else [])
+    table = Table(*headers, *[TABLE_COLUMNS[c] for c in shown], "train s", title=title)
+    table.columns[0].overflow = "fold"  # long run names wrap instead of being cut
     for row in rows:
         wall = "-" if row.train_wall_time_s is None else f"{row.train_wall_time_s:.0f}"
-        table.add_row(
-            row.experiment,
-            row.group,
-            Path(row.model).stem,
-            " ".join(map(str, row.seeds)) or "-",
-            f"{row.finished}/{row.runs}",
-            *[_fmt(row.mean[c], row.std[c]) for c in shown],
-            wall,
-        )
+        seeds = " ".join(map(str, row.seeds)) or "-"
+        cells = [f"{row.experiment}/{row.group}", Path(row.model).stem, seeds]
+        if wide:
+            cells.append(f"{row.finished}/{row.runs}")
+        table.add_row(*cells, *[_fmt(row.mean[c], row.std[c]) for c in shown], wall)
     console.print(table)
     if csv is not None:
         console.print(f"wrote {write_leaderboard_csv(rows, columns, csv)}")
