@@ -112,3 +112,9 @@ def test_nest_dotted_merges_nested_keys():
 
 def test_to_ultralytics_args_starts_from_pt_weights():
     assert to_ultralytics_args(build_train_config({**DATA, "model": "w/best.pt"}, "t"))["pretrained"] is True
+
+
+def test_shipped_train_config_loads():
+    path = Path(__file__).resolve().parents[2] / "configs" / "train" / "fracatlas_yolo11n.yaml"
+    config = load_train_config(path, ["device=0"])
+    assert (config.model, config.imgsz, config.device_string()) == ("yolo11n.yaml", 640, "0")

@@ -21,7 +21,7 @@ SET_HELP = "Override a config key, e.g. --set epochs=5 --set loss.dfl=2.0 --set 
 
 def train(
     config: Path = typer.Argument(
-        ..., help="Training config YAML (see configs/experiments/ and docs/train.md)."
+        ..., help="Training config YAML (example: configs/train/fracatlas_yolo11n.yaml; keys: docs/train.md)."
     ),
     set_: list[str] = typer.Option([], "--set", help=SET_HELP),
     resume: bool = typer.Option(False, "--resume", help="Continue an interrupted run from weights/last.pt."),
