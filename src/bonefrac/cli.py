@@ -15,6 +15,7 @@ from bonefrac.commands import imaging as imaging_commands
 from bonefrac.commands import infer as infer_commands
 from bonefrac.commands import serve as serve_commands
 from bonefrac.commands.ui import ui as ui_command
+from bonefrac.commands import train as train_commands
 from bonefrac.errors import BonefracError
 from bonefrac.logging_setup import configure_logging
 
@@ -30,6 +31,7 @@ infer_commands.register(app)
 app.add_typer(imaging_commands.app, name="image")
 app.command("ui")(ui_command)
 app.command("serve")(serve_commands.serve)
+train_commands.register(app)
 
 error_console = Console(stderr=True)
 

@@ -207,3 +207,45 @@ class DataReport:
             "splits": {name: stats.to_dict() for name, stats in self.splits.items()},
             "findings": [f.to_dict() for f in self.findings],
         }
+
+
+# --- train ---
+
+
+@dataclass(frozen=True)
+class SplitMetrics:
+    """Box detection metrics of one model on one split (ultralytics' validator, IoU 0.5 and 0.5:0.95)."""
+
+    split: str
+    images: int
+    precision: float
+    recall: float
+    map50: float
+    map50_95: float
+    wall_time_s: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "images": self.images,
+            "precision": self.precision,
+            "recall": self.recall,
+            "map50": self.map50,
+            "map50_95": self.map50_95,
+            "wall_time_s": self.wall_time_s,
+        }
+
+
+@dataclass(frozen=True)
+class RunResult:
+    """A finished training run: where it lives, what it was, and how well it did."""
+
+    run_dir: Path
+    config: dict[str, Any]  # the resolved TrainConfig, as written to config.yaml
+    best_weights: Path
+    last_weights: Path
+    metrics: dict[str, SplitMetrics]  # "val", and "test" when the data has a test split
+    dataset_fingerprint: str  # of the data trained on (see dataset.json for the source's)
+    code_version: str
+    epochs_completed: int
+    train_wall_time_s: float
+    resumed: bool = False
