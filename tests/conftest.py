@@ -14,6 +14,9 @@ FRACATLAS = Path(os.environ.get("BONEFRAC_FRACATLAS", REPO_ROOT.parent / "shared
 # Tool state (ultralytics config dir, fonts) in an ignored folder of the checkout, never in $HOME.
 os.environ.setdefault("BONEFRAC_CACHE", str(REPO_ROOT / ".cache" / "bonefrac"))
 os.environ.setdefault("MPLBACKEND", "Agg")
+# Idle OpenMP threads sleep instead of spinning: on a shared 2-core CI machine spinning made 2 torch threads
+# several times slower than 1 (measured in bench/bench_train.py runs).
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 _real_connect = socket.socket.connect
 

@@ -14,8 +14,8 @@ from bonefrac.commands import evaluate as evaluate_commands
 from bonefrac.commands import imaging as imaging_commands
 from bonefrac.commands import infer as infer_commands
 from bonefrac.commands import serve as serve_commands
-from bonefrac.commands.ui import ui as ui_command
 from bonefrac.commands import train as train_commands
+from bonefrac.commands.ui import ui as ui_command
 from bonefrac.errors import BonefracError
 from bonefrac.logging_setup import configure_logging
 

@@ -176,7 +176,7 @@ def _predict_onnx(
     skipped: list[str] = []
     for path in images:
         try:
-            # Truncated JPEGs are decoded as OpenCV (and so the .pt path) does, so both paths score one image set;
+            # Truncated JPEGs are decoded as OpenCV (so the .pt path) does: both paths score one image set.
             # `bonefrac data check` reports them.
             radiograph = load_image(path, allow_truncated=True)
         except ImageError as exc:
