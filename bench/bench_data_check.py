@@ -13,10 +13,10 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import os
-import platform
-import socket
 import time
 from pathlib import Path
+
+from _results import RESULTS, append_rows, machine_label
 
 from bonefrac.data.checks import check_dataset
 from bonefrac.data.parallel import default_workers
@@ -25,25 +25,12 @@ from bonefrac.data.yolo_format import load_dataset
 REPO = Path(__file__).resolve().parents[1]
 FRACATLAS = Path(os.environ.get("BONEFRAC_FRACATLAS", REPO.parent / "shared" / "data" / "fracatlas"))
 DEFAULT_DATA = FRACATLAS / "data.yaml"
-RESULTS = REPO / "bench" / "RESULTS.md"
 TARGET_S = 60.0
-HEADER = (
-    "# Benchmark results\n\n"
+SECTION = "## Data check (`bench/bench_data_check.py`)"
+TABLE_HEAD = (
     "| date (UTC) | benchmark | machine | data | images | setting | seconds | ratio | note |\n"
     "|---|---|---|---|---|---|---|---|---|\n"
 )
-
-
-def machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{socket.gethostname()}, {default_workers()} cores ({cpu}), Python {platform.python_version()}"
 
 
 def main() -> None:
@@ -64,7 +51,8 @@ def main() -> None:
         seconds = time.perf_counter() - started
         rows.append((workers, seconds, load_before, len(report.findings)))
     baseline = rows[0][1]
-    print(f"data check on {args.data} ({images} images), target < {TARGET_S:.0f} s; machine: {machine()}")
+    print(f"data check on {args.data} ({images} images), target < {TARGET_S:.0f} s")
+    print(f"machine: {machine_label()}")
     print(f"{'workers':>7} {'seconds':>8} {'img/s':>7} {'ratio':>6} {'load':>5} {'findings':>8}  target")
     for workers, seconds, load, findings in rows:
         verdict = "met" if seconds < TARGET_S else "MISSED"
@@ -73,17 +61,16 @@ def main() -> None:
             f"{load:>5.1f} {findings:>8}  {verdict}"
         )
     if args.record:
-        if not RESULTS.is_file():
-            RESULTS.write_text(HEADER)
         date = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M")
-        with RESULTS.open("a") as out:
-            for workers, seconds, load, _ in rows:
-                note = f"load avg {load:.1f} at start; machine shared with other work. {args.note}".strip()
-                cells = [
-                    date, f"data check (target < {TARGET_S:.0f} s)", machine(), args.data.parent.name,
-                    str(images), f"{workers} workers", f"{seconds:.1f}", f"{seconds / baseline:.2f}", note,
-                ]  # fmt: skip
-                out.write("| " + " | ".join(cells) + " |\n")
+        lines = []
+        for workers, seconds, load, _ in rows:
+            note = f"load avg {load:.1f} at start; machine shared with other work. {args.note}".strip()
+            cells = [
+                date, f"data check (target < {TARGET_S:.0f} s)", machine_label(), args.data.parent.name,
+                str(images), f"{workers} workers", f"{seconds:.1f}", f"{seconds / baseline:.2f}", note,
+            ]  # fmt: skip
+            lines.append("| " + " | ".join(cells) + " |")
+        append_rows(SECTION, TABLE_HEAD, lines)
         print(f"recorded in {RESULTS}")
 
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import platform
 import sys
 import time
 from pathlib import Path
@@ -23,6 +22,8 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
+from _results import RESULTS, append_rows, machine_label  # noqa: E402
+
 from bonefrac.evaluate.bootstrap import bootstrap_intervals, resample_weights  # noqa: E402
 from bonefrac.evaluate.evaluator import DetectionEvaluator  # noqa: E402
 from bonefrac.evaluate.matching import build_match_table  # noqa: E402
@@ -30,10 +31,9 @@ from bonefrac.evaluate.metrics import average_precision  # noqa: E402
 from bonefrac.evaluate.predictions import GroundTruth, ImagePrediction  # noqa: E402
 from bonefrac.records import Detections  # noqa: E402
 
-RESULTS = ROOT / "bench" / "RESULTS.md"
-SECTION = (
-    "\n## Evaluation bootstrap (`bench/bench_evaluate.py`)\n\n"
-    "Seconds for all metrics' 95% intervals. `naive`: re-evaluating each resample (AP only), scaled.\n\n"
+SECTION = "## Evaluation bootstrap (`bench/bench_evaluate.py`)"
+INTRO = "Seconds for all metrics' 95% intervals. `naive`: re-evaluating each resample (AP only), scaled."
+TABLE_HEAD = (
     "| date (UTC) | machine | images | resamples | match s | vectorised s | naive s | speed-up |\n"
     "|---|---|---|---|---|---|---|---|\n"
 )
@@ -85,7 +85,7 @@ def main() -> None:
         average_precision(table, np.ones((1, len(chosen))))
     naive_s = (time.perf_counter() - start) / args.naive_resamples * args.resamples
 
-    machine = f"{platform.node()} ({platform.processor() or platform.machine()})"
+    machine = machine_label()
     print("| images | resamples | match s | vectorised s | naive s (scaled) | speed-up |")
     print("|---|---|---|---|---|---|")
     row = (
@@ -98,12 +98,9 @@ def main() -> None:
     )
     print("| " + " | ".join(str(v) for v in row) + " |")
     if args.record:
-        text = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n"
-        if SECTION.strip().splitlines()[0] not in text:
-            text += SECTION
         stamp = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M")
-        text += f"| {stamp} | {machine} | " + " | ".join(str(v) for v in row) + " |\n"
-        RESULTS.write_text(text)
+        line = f"| {stamp} | {machine} | " + " | ".join(str(v) for v in row) + " |"
+        append_rows(SECTION, TABLE_HEAD, [line], intro=INTRO)
         print(f"recorded in {RESULTS}")
 
 

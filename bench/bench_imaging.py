@@ -13,8 +13,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import io
-import os
-import platform
 import statistics
 import sys
 import time
@@ -27,13 +25,14 @@ from PIL import Image
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
+from _results import RESULTS, append_rows, machine_label  # noqa: E402
+
 from bonefrac.imaging.io import load_image  # noqa: E402
 from bonefrac.imaging.tonemap import map_through_lut, scale_to_uint8  # noqa: E402
 
-RESULTS = ROOT / "bench" / "RESULTS.md"
-SECTION = (
-    "\n## Image decoding (`bench/bench_imaging.py`)\n\n"
-    "Median ms per 2500x3000 image. `speed-up`: tone mapping by lookup table vs every pixel in float64.\n\n"
+SECTION = "## Image decoding (`bench/bench_imaging.py`)"
+INTRO = "Median ms per 2500x3000 image. `speed-up`: tone mapping by lookup table vs every pixel in float64."
+TABLE_HEAD = (
     "| date (UTC) | machine | case | load_image ms | lookup ms | direct ms | speed-up |\n"
     "|---|---|---|---|---|---|---|\n"
 )
@@ -84,18 +83,6 @@ def median_ms(fn: Callable[[], object], repeats: int) -> float:
     return statistics.median(times)
 
 
-def machine_label() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{platform.node()} ({cpu}, {os.cpu_count()} cores, {platform.system()})"
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=7)
@@ -138,15 +125,13 @@ def main() -> None:
         speedup = f"{direct / lookup:.1f}x" if lookup and direct else "-"
         print(f"{name:34} {load:14.1f} {fmt(lookup):>10} {fmt(direct):>10} {speedup:>9}")
     if args.record:
-        text = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n"
-        if SECTION.strip().splitlines()[0] not in text:
-            text += SECTION
         stamp = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M")
+        lines = []
         for name, load, lookup, direct in rows:
             speedup = f"{direct / lookup:.1f}x" if lookup and direct else "-"
             cells = [stamp, machine_label(), name, f"{load:.1f}", fmt(lookup), fmt(direct), speedup]
-            text += "| " + " | ".join(cells) + " |\n"
-        RESULTS.write_text(text)
+            lines.append("| " + " | ".join(cells) + " |")
+        append_rows(SECTION, TABLE_HEAD, lines, intro=INTRO)
         print(f"recorded in {RESULTS}")
 
 

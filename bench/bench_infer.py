@@ -13,43 +13,31 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import os
-import platform
 import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
+from _results import RESULTS, append_rows, machine_label  # noqa: E402
+
 from bonefrac.export.benchmark import BenchRow, run_bench  # noqa: E402
 
-RESULTS = ROOT / "bench" / "RESULTS.md"
-HEADER = (
-    "# Inference benchmark results\n\n"
+SECTION = "## Inference engine (`bench/bench_infer.py`)"
+INTRO = (
     "Rows appended by `bench/bench_infer.py --record`. Times are medians in ms per image (synthetic\n"
     "1280x1024 radiograph), measured interleaved in one process. `ratio` = engine end-to-end / bare\n"
     "session.run (target <= 1.15 at 640, 2 threads); `vs .pt` = ultralytics .pt predict time / engine time\n"
     "(target >= 1.3). Model: YOLO11n from yolo11n.yaml with random weights unless noted. Machines were\n"
-    "shared with other work unless noted, so absolute times are noisy; ratios come from interleaved runs.\n\n"
+    "shared with other work unless noted, so absolute times are noisy; ratios come from interleaved runs."
+)
+TABLE_HEAD = (
     "| date (UTC) | machine | model | letterbox | imgsz | threads | session.run ms | engine ms | ratio "
     "| .pt ms | vs .pt | targets |\n"
     "|---|---|---|---|---|---|---|---|---|---|---|---|\n"
 )
 MAX_RATIO = 1.15
 MIN_SPEEDUP = 1.3
-
-
-def machine_label() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    load = f", load avg {os.getloadavg()[0]:.1f}" if hasattr(os, "getloadavg") else ""
-    return f"{platform.node()} ({cpu}, {os.cpu_count()} cores, {platform.system()}{load})"
 
 
 def verdict(row: BenchRow) -> str:
@@ -96,10 +84,7 @@ def main() -> int:
             f"{r.engine_ms:.1f} | {r.overhead_ratio:.3f} | {pt} | {speed} | {verdict(r)} |\n"
         )
     if args.record:
-        if not RESULTS.exists():
-            RESULTS.write_text(HEADER, encoding="utf-8")
-        with open(RESULTS, "a", encoding="utf-8") as handle:
-            handle.writelines(lines)
+        append_rows(SECTION, TABLE_HEAD, lines, intro=INTRO)
         print(f"appended {len(lines)} rows to {RESULTS}")
     return 0
 

@@ -19,7 +19,6 @@ import argparse
 import asyncio
 import io
 import os
-import platform
 import signal
 import socket
 import subprocess
@@ -32,26 +31,11 @@ from pathlib import Path
 
 import httpx
 import numpy as np
+from _results import RESULTS, append_rows, machine_label
 
 REPO = Path(__file__).resolve().parents[1]
-RESULTS = REPO / "bench" / "RESULTS.md"
 SECTION = "## Service load test (`bench/bench_load.py --append`)"
 HEADER = "| date (UTC) | machine | bench | model | setting | result |\n|---|---|---|---|---|---|\n"
-
-
-def record_row(row: str) -> None:
-    """Add `row` at the end of this bench's table in RESULTS.md (other benches keep their own tables)."""
-    text = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n"
-    if SECTION not in text:
-        text = text.rstrip("\n") + f"\n\n{SECTION}\n\n{HEADER}"
-    lines = text.splitlines(keepends=True)
-    start = next(i for i, line in enumerate(lines) if line.startswith(SECTION))
-    end = start + 1
-    while end < len(lines) and not lines[end].startswith("## "):
-        end += 1
-    last_row = max(i for i in range(start, end) if lines[i].startswith("|"))
-    lines.insert(last_row + 1, row)
-    RESULTS.write_text("".join(lines))
 
 
 @dataclass
@@ -178,18 +162,6 @@ def engine_baseline(model: Path, image: bytes, workers: int, count: int) -> floa
     return count / (time.perf_counter() - started)
 
 
-def machine_label() -> str:
-    cpu = "unknown cpu"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{platform.node()} ({os.cpu_count()} cores, {cpu})"
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -281,7 +253,7 @@ def main() -> None:
             f"engine alone {baseline:.1f} img/s; "
             f"load avg {load:.1f} |\n"
         )
-        record_row(row)
+        append_rows(SECTION, HEADER, [row])
         print(f"appended to {RESULTS}")
 
 

@@ -14,43 +14,15 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
-import socket
 import tempfile
 import time
 from datetime import UTC, datetime
 from pathlib import Path
 
-RESULTS = Path(__file__).resolve().parent / "RESULTS.md"
-SECTION = "## Training speed (bench/bench_train.py)"
+from _results import RESULTS, append_rows, machine_label
+
+SECTION = "## Training speed (`bench/bench_train.py`)"
 TABLE_HEAD = "| date | machine | benchmark | result | notes |\n|---|---|---|---|---|\n"
-
-
-def append_rows(rows: list[str]) -> None:
-    """Add rows at the end of this benchmark's table in RESULTS.md (creating file or section if needed)."""
-    text = RESULTS.read_text() if RESULTS.exists() else "# Benchmark results\n"
-    if SECTION not in text:
-        text = text.rstrip("\n") + f"\n\n{SECTION}\n\n{TABLE_HEAD}"
-    lines = text.splitlines(keepends=True)
-    at = next(i for i, line in enumerate(lines) if line.startswith(SECTION)) + 1
-    while at < len(lines) and not lines[at].startswith("|"):
-        at += 1
-    while at < len(lines) and lines[at].startswith("|"):
-        at += 1
-    lines[at:at] = [row if row.endswith("\n") else row + "\n" for row in rows]
-    RESULTS.write_text("".join(lines))
-
-
-def machine_label() -> str:
-    cpu = platform.processor() or "cpu"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"{socket.gethostname()} ({cpu}, {os.cpu_count()} cores)"
 
 
 def plain_ultralytics(data_yaml: Path, imgsz: int, project: Path, **extra: object) -> float:
@@ -127,13 +99,15 @@ def main() -> None:
         date = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
         policy = os.environ.get("OMP_WAIT_POLICY")
         append_rows(
+            SECTION,
+            TABLE_HEAD,
             [
                 f"| {date} | {machine_label()} | bench_train.py imgsz {imgsz}, {n_train} train images, "
                 f"1 epoch | plain ultralytics {plain:.3f} s/img/epoch; runner {ours:.3f} s/img/epoch; "
                 f"**{speedup:.2f}x** (target >= 1.7x); vs ultralytics with plots off {gain:.2f}x | "
                 f"OMP_WAIT_POLICY={policy}; shared machine, load average {os.getloadavg()[0]:.1f} at end |"
                 for imgsz, n_train, plain, ours, speedup, gain in rows
-            ]
+            ],
         )
         print(f"appended to {RESULTS}")
 
