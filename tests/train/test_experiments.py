@@ -95,10 +95,16 @@ def test_run_experiment_skips_finished_and_resumes_interrupted(tmp_path, run_fol
     assert calls == [("baseline-s1", True), ("pos-s0", False), ("pos-s1", False)]
 
 
-@pytest.mark.parametrize("name", ["seed.yaml", "smoke.yaml"])
+@pytest.mark.parametrize("name", ["seed.yaml", "smoke.yaml", "default_model.yaml"])
 def test_shipped_matrices_expand(name):
     planned = expand_matrix(load_experiment(REPO / "configs" / "experiments" / name), name)
     assert planned
+
+
+def test_default_model_matrix_holds_every_cell_to_the_anchor_budget():
+    planned = expand_matrix(load_experiment(REPO / "configs" / "experiments" / "default_model.yaml"), "dm")
+    assert {p.config.cell for p in planned} >= {"anchor", "recipe_bg25_cos"}
+    assert {p.config.budget_hours for p in planned} == {0.1208}
 
 
 def test_seed_matrix_covers_every_seed_experiment():
