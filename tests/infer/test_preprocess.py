@@ -7,6 +7,7 @@ import pytest
 
 from bonefrac.infer.preprocess import (
     PAD_VALUE,
+    is_grey_source,
     letterbox,
     letterbox_params,
     preprocess,
@@ -131,3 +132,43 @@ def test_resize_linear_numpy_grey_shortcut_equals_colour_path(height, width):
     tensor, _ = preprocess(rgb, 64, use_cv2=False)
     boxed, _ = letterbox(rgb, 64, use_cv2=False)
     np.testing.assert_array_equal(tensor, to_input_tensor([boxed]))
+
+
+@pytest.mark.parametrize(("height", "width", "size"), [(300, 200, 64), (50, 90, 128)])
+def test_resize_linear_numpy_grey_hint_gives_the_checked_result(height, width, size):
+    grey = np.random.default_rng(2).integers(0, 256, (height, width), dtype=np.uint8)
+    rgb = np.repeat(grey[:, :, None], 3, axis=2)
+    p = letterbox_params(height, width, size)
+    hinted = resize_linear_numpy(rgb, p.new_width, p.new_height, grey=True)
+    checked = resize_linear_numpy(rgb, p.new_width, p.new_height)
+    np.testing.assert_array_equal(hinted, checked)
+    tensor_hinted, _ = preprocess(rgb, size, use_cv2=False, grey=True)
+    tensor_checked, _ = preprocess(rgb, size, use_cv2=False)
+    np.testing.assert_array_equal(tensor_hinted, tensor_checked)
+
+
+@pytest.mark.parametrize(
+    ("metadata", "expected"),
+    [
+        ({"mode": "L"}, True),
+        ({"mode": "I;16"}, True),
+        ({"mode": "MONOCHROME1"}, True),
+        ({"mode": "RGB"}, None),
+        ({"mode": "P"}, None),
+        ({}, None),
+    ],
+)
+def test_is_grey_source_trusts_only_grey_file_modes(metadata, expected):
+    assert is_grey_source(metadata) is expected
+
+
+def test_load_image_of_a_grey_png_is_marked_grey():
+    import io
+
+    from PIL import Image
+
+    from bonefrac.imaging.io import load_image
+
+    buffer = io.BytesIO()
+    Image.fromarray(np.zeros((8, 9), np.uint8)).save(buffer, format="PNG")
+    assert is_grey_source(load_image(buffer.getvalue()).metadata) is True

@@ -50,12 +50,18 @@ class BenchRow:
 
 
 def bench_image(seed: int = 0, shape: tuple[int, int] = BENCH_IMAGE_SHAPE) -> Radiograph:
-    """A deterministic synthetic radiograph of the given (height, width)."""
+    """A deterministic synthetic radiograph of the given (height, width), read as a grey PNG file would be."""
+    import io
+
+    from PIL import Image
+
     from bonefrac.data.synth import render_radiograph
+    from bonefrac.imaging.io import load_image
 
     gray, _ = render_radiograph(np.random.default_rng(seed), max(shape), fractures=2)
-    gray = np.ascontiguousarray(gray[: shape[0], : shape[1]])
-    return Radiograph(np.repeat(gray[:, :, None], 3, axis=2), "synthetic")
+    buffer = io.BytesIO()
+    Image.fromarray(np.ascontiguousarray(gray[: shape[0], : shape[1]])).save(buffer, format="PNG")
+    return load_image(buffer.getvalue(), name="synthetic radiograph")
 
 
 def random_yolo11n(out_dir: Path) -> Path:

@@ -20,7 +20,7 @@ import numpy as np
 
 from bonefrac.errors import ModelError
 from bonefrac.infer.postprocess import MAX_DET, postprocess
-from bonefrac.infer.preprocess import LetterboxParams, letterbox, preprocess, to_input_tensor
+from bonefrac.infer.preprocess import LetterboxParams, is_grey_source, letterbox, preprocess, to_input_tensor
 from bonefrac.model_card import CARD_FILENAME, ModelCard, read_model_card
 from bonefrac.records import Detections, Radiograph
 
@@ -187,7 +187,8 @@ class Predictor:
     ) -> Detections:
         """Detections on one image, boxes in its own pixels; conf None uses the card's operating threshold."""
         threshold = self._check_args(conf, iou)
-        tensor, params = preprocess(image.pixels, self.input_size, use_cv2=self.use_cv2)
+        grey = is_grey_source(image.metadata)
+        tensor, params = preprocess(image.pixels, self.input_size, use_cv2=self.use_cv2, grey=grey)
         head = self.run_raw(tensor)
         return self._to_detections(head[0], params, threshold, iou, max_det)
 
@@ -206,7 +207,12 @@ class Predictor:
         results: list[Detections] = []
         for start in range(0, len(images), chunk):
             part = images[start : start + chunk]
-            placed = [letterbox(img.pixels, self.input_size, use_cv2=self.use_cv2) for img in part]
+            placed = [
+                letterbox(
+                    img.pixels, self.input_size, use_cv2=self.use_cv2, grey=is_grey_source(img.metadata)
+                )
+                for img in part
+            ]
             tensor = to_input_tensor([boxed for boxed, _ in placed])
             if self._fixed_batch is not None and len(part) < self._fixed_batch:
                 pad = np.zeros((self._fixed_batch - len(part), *tensor.shape[1:]), tensor.dtype)
