@@ -147,7 +147,48 @@ def compare(
     console.print(f"wrote {outcome.csv_path}, " + ", ".join(str(p) for p in outcome.plots))
 
 
+def model_card(
+    model_dir: Path = typer.Argument(..., help="Folder with model.onnx and model_card.json (from export)."),
+    test_eval: Path = typer.Option(
+        ..., "--test-eval", help="eval.json of the test split, evaluated with --rule card."
+    ),
+    val_eval: Path | None = typer.Option(
+        None, "--val-eval", help="eval.json of the split the operating point was chosen on."
+    ),
+    int8_test_eval: Path | None = typer.Option(
+        None, "--int8-test-eval", help="eval.json of model.int8.onnx on the test split."
+    ),
+    pt_test_eval: Path | None = typer.Option(
+        None,
+        "--pt-test-eval",
+        help="eval.json of the source .pt on the test split (ultralytics' own figures).",
+    ),
+    run: Path | None = typer.Option(None, "--run", help="The training run folder (runs/<experiment>/<run>)."),
+    name: str | None = typer.Option(None, "--name", help="Model name for the card."),
+    version: str | None = typer.Option(None, "--version", help="Model version for the card."),
+    anchor: bool = typer.Option(
+        False, "--anchor/--no-anchor", help="Compare with issue 8's FracAtlas anchor in MODEL_CARD.md."
+    ),
+) -> None:
+    """Fold test results into model_card.json and write the readable MODEL_CARD.md beside it."""
+    from bonefrac.model_card_doc import ISSUE8_ANCHOR, publish_model_card
+
+    published = publish_model_card(
+        model_dir,
+        test_eval,
+        val_eval=val_eval,
+        int8_test_eval=int8_test_eval,
+        run_dir=run,
+        name=name,
+        version=version,
+        anchor=ISSUE8_ANCHOR if anchor else None,
+        pt_test_eval=pt_test_eval,
+    )
+    console.print(f"wrote {published.card_path} and {published.markdown_path}")
+
+
 def register(app: typer.Typer) -> None:
     """Add `evaluate` and `compare` to the root app (one line in cli.py)."""
     app.command("evaluate")(evaluate)
     app.command("compare")(compare)
+    app.command("model-card")(model_card)
