@@ -15,7 +15,7 @@ from PIL import Image
 
 from bonefrac.errors import ConfigError
 from bonefrac.infer.batch import SUMMARY_FILENAME, collect_inputs, predict_files
-from bonefrac.infer.predictor import Predictor
+from bonefrac.infer.predictor import Predictor, file_sha256
 
 REPO = Path(__file__).resolve().parents[2]
 HEAD = head_from_boxes([(32, 32, 16, 16, 0.9)], anchors=4)
@@ -128,6 +128,8 @@ def test_predict_cli_all_good_exits_0_and_no_images_option(constant_model, image
     done = _run_cli("predict", image, "--weights", str(model), "--out", str(out), "--no-images")
     assert done.returncode == 0, done.stdout + done.stderr
     assert [p.name for p in out.iterdir()] and not list(out.glob("*.png"))
+    card = Predictor(model).card
+    assert f"model {card.name} {card.version}, sha256 {file_sha256(model)}" in done.stdout
 
 
 def test_predict_cli_missing_input_exits_2(constant_model, tmp_path):

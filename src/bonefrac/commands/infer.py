@@ -86,6 +86,12 @@ def predict(
 
     items = collect_inputs(paths)
     predictor = Predictor(weights, threads=threads)
+    card = predictor.card
+    console.print(
+        f"model {card.name} {card.version}, sha256 {predictor.sha256}"
+        + (" [bold red](STAND-IN: trained on synthetic images)[/]" if card.stand_in else ""),
+        highlight=False,
+    )
     with Progress(
         TextColumn("[progress.description]{task.description}"),
         BarColumn(),
