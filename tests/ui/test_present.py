@@ -110,3 +110,10 @@ def test_card_facts_flags_stand_in_and_lists_operating_point():
 def test_card_facts_real_model_is_not_stand_in():
     card = ModelCard(name="m", version="1", class_names=["fractured"], input_size=640)
     assert dict(present.card_facts(card))["stand-in"] == "no"
+
+
+def test_demo_images_lists_radiographs_only_sorted(tmp_path):
+    for name in ("b.jpg", "a.PNG", "c.dcm", "README.md", "labels"):
+        (tmp_path / name).mkdir() if name == "labels" else (tmp_path / name).write_bytes(b"x")
+    assert [p.name for p in present.demo_images(tmp_path)] == ["a.PNG", "b.jpg", "c.dcm"]
+    assert present.demo_images(None) == [] and present.demo_images(tmp_path / "missing") == []

@@ -29,6 +29,10 @@ def test_streamlit_command_is_headless_without_usage_stats():
         ((), "give --api-url"),
         (("--model", "does/not/exist.onnx"), "model file not found: does/not/exist.onnx"),
         (("--api-url", "127.0.0.1:8000"), "--api-url must start with http:// or https://"),
+        (
+            ("--api-url", "http://127.0.0.1:9", "--demo-dir", "no/such/folder"),
+            "--demo-dir must be a folder of radiographs, got no/such/folder",
+        ),
     ],
 )
 def test_ui_command_refuses_bad_options(subprocess_env, args, message):

@@ -62,6 +62,12 @@ def ui(
     port: int = typer.Option(8501, "--port", min=1, max=65535, help="Port the UI listens on."),
     host: str = typer.Option("127.0.0.1", "--host", help="Address the UI listens on (0.0.0.0: all)."),
     max_upload_mb: int = typer.Option(20, "--max-upload-mb", min=1, help="Largest file the page accepts."),
+    demo_dir: Path | None = typer.Option(
+        None,
+        "--demo-dir",
+        envvar="BONEFRAC_DEMO_DIR",
+        help="Folder of demo radiographs the page offers beside the upload (e.g. deploy/model/demo).",
+    ),
 ) -> None:
     """Start the web UI: upload radiographs, see fracture boxes, download the results."""
     env = dict(os.environ)
@@ -82,6 +88,11 @@ def ui(
         env.pop("BONEFRAC_API_URL", None)
         env["BONEFRAC_MODEL_PATH"] = str(model.resolve())
         backend = f"{model} in-process"
+    env.pop("BONEFRAC_DEMO_DIR", None)
+    if demo_dir is not None:
+        if not demo_dir.is_dir():
+            raise ConfigError(f"--demo-dir must be a folder of radiographs, got {demo_dir} (not a folder)")
+        env["BONEFRAC_DEMO_DIR"] = str(demo_dir.resolve())
     env["STREAMLIT_BROWSER_GATHER_USAGE_STATS"] = "false"
     console.print(f"bonefrac UI on http://{host}:{port} using {backend} (Ctrl-C stops it)")
     process = subprocess.Popen(streamlit_command(host, port, max_upload_mb), env=env)

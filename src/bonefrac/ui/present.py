@@ -6,7 +6,7 @@ Pure functions over `Analysis` and `ModelCard`, so the Streamlit script only lay
 from __future__ import annotations
 
 import json
-from pathlib import PurePath
+from pathlib import Path, PurePath
 from typing import Any
 
 from bonefrac.model_card import ModelCard
@@ -21,6 +21,16 @@ STAND_IN_WARNING = (
     "it is here so the service and UI can be tried before a real model is installed."
 )
 ACCEPTED_TYPES_TEXT = "JPEG, PNG or DICOM"
+
+
+DEMO_SUFFIXES = (".jpg", ".jpeg", ".png", ".dcm")
+
+
+def demo_images(folder: str | Path | None) -> list[Path]:
+    """The radiographs in a demo folder (top level only, sorted); [] without a usable folder."""
+    if not folder or not Path(folder).is_dir():
+        return []
+    return sorted(p for p in Path(folder).iterdir() if p.is_file() and p.suffix.lower() in DEMO_SUFFIXES)
 
 
 def _number(value: Any, digits: int = 1) -> str:

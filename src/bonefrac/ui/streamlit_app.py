@@ -1,6 +1,7 @@
 """The bonefrac Streamlit page: layout only. Start it with `bonefrac ui`.
 
-Reads BONEFRAC_API_URL (talk to a running service) or BONEFRAC_MODEL_PATH (run the engine in-process);
+Reads BONEFRAC_API_URL (talk to a running service) or BONEFRAC_MODEL_PATH (run the engine in-process), and
+BONEFRAC_DEMO_DIR (demo radiographs offered beside the upload);
 everything it shows comes from bonefrac.ui.client and bonefrac.ui.present.
 """
 
@@ -102,12 +103,20 @@ def main() -> None:
         st.table([{"field": field, "value": value} for field, value in present.card_facts(card)])
 
     uploads = st.file_uploader(f"Radiographs ({present.ACCEPTED_TYPES_TEXT})", accept_multiple_files=True)
-    for index, upload in enumerate(uploads or []):
+    inputs = [(upload.name, upload.getvalue()) for upload in uploads or []]
+    demos = present.demo_images(os.environ.get("BONEFRAC_DEMO_DIR"))
+    if demos:
+        chosen = st.multiselect(
+            "Or try demo radiographs (FracAtlas test images, Abedeen et al. 2023, CC BY 4.0)",
+            [p.name for p in demos],
+        )
+        inputs += [(p.name, p.read_bytes()) for p in demos if p.name in chosen]
+    for index, (name, data) in enumerate(inputs):
         try:
-            with st.spinner(f"Analysing {upload.name} ..."):
-                analysis = _analyze(client, client.where, upload.getvalue(), upload.name, threshold)
+            with st.spinner(f"Analysing {name} ..."):
+                analysis = _analyze(client, client.where, data, name, threshold)
         except BonefracError as exc:
-            st.error(f"{upload.name}: {_message(exc)}")
+            st.error(f"{name}: {_message(exc)}")
             continue
         _show_analysis(index, analysis)
 
