@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
-# `make run`: a serving-only environment, a model (the stand-in until a trained default ships), then the
-# service and the UI side by side. Ctrl-C stops both cleanly.
+# `make run`: a serving-only environment, the shipped default model (deploy/model/model.onnx, trained on
+# FracAtlas; see deploy/model/MODEL_CARD.md), then the service and the UI side by side. Ctrl-C stops both.
 #
-# Environment knobs: BONEFRAC_MODEL_PATH (serve this model instead of the stand-in), BONEFRAC_PORT (8000),
+# Environment knobs: BONEFRAC_MODEL_PATH (serve this model instead), BONEFRAC_PORT (8000),
 # BONEFRAC_UI_PORT (8501), BONEFRAC_SERVE_VENV (.venv-serve), BONEFRAC_TRAIN_PYTHON (a Python with the train
-# extra to make the stand-in; default: the test environment .venv, created by `make venv` when missing).
+# extra to make the stand-in when a checkout has no deploy/model/model.onnx; default: the test environment .venv).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -14,6 +14,7 @@ HOST=127.0.0.1
 API_PORT=${BONEFRAC_PORT:-8000}
 UI_PORT=${BONEFRAC_UI_PORT:-8501}
 STANDIN_DIR=.data/standin-model
+DEFAULT_MODEL=deploy/model/model.onnx
 export BONEFRAC_AUDIT_DB_URL=${BONEFRAC_AUDIT_DB_URL:-sqlite:///.data/audit.db}
 export BONEFRAC_CACHE=${BONEFRAC_CACHE:-$PWD/.cache/bonefrac}
 mkdir -p .data
@@ -30,14 +31,17 @@ if [[ ! -f "$SERVE_VENV/.installed" || pyproject.toml -nt "$SERVE_VENV/.installe
 fi
 BONEFRAC="$SERVE_VENV/bin/bonefrac"
 
-# 2. the model: BONEFRAC_MODEL_PATH, else the stand-in (made once, with the train extra)
+# 2. the model: BONEFRAC_MODEL_PATH, else the shipped default, else (a checkout without it) a stand-in
 MODEL=${BONEFRAC_MODEL_PATH:-}
+if [[ -z "$MODEL" && -f "$DEFAULT_MODEL" ]]; then
+    MODEL=$DEFAULT_MODEL
+fi
 if [[ -z "$MODEL" ]]; then
     MODEL="$STANDIN_DIR/model.onnx"
     if [[ ! -f "$MODEL" || ! -f "$STANDIN_DIR/model_card.json" ]]; then
         TRAIN_PY=${BONEFRAC_TRAIN_PYTHON:-.venv/bin/python}
         if [[ ! -x "$TRAIN_PY" ]]; then
-            say "no trained default model ships yet; making the test environment .venv to train a stand-in ..."
+            say "$DEFAULT_MODEL is missing; making the test environment .venv to train a stand-in ..."
             make venv
             TRAIN_PY=.venv/bin/python
         fi
@@ -57,6 +61,23 @@ if grep -q '"stand_in": true' "$(dirname "$MODEL")/model_card.json" 2>/dev/null;
     echo "  *  medical device. Serve a real model with BONEFRAC_MODEL_PATH=path/to/model.onnx.     *"
     echo "  ****************************************************************************************"
     echo
+else
+    "$SERVE_VENV/bin/python" - "$MODEL" <<'PY'
+import sys
+from pathlib import Path
+from bonefrac.infer.predictor import file_sha256
+from bonefrac.model_card import card_path_for, read_model_card
+model = Path(sys.argv[1])
+card_file = card_path_for(model)
+card = read_model_card(card_file) if card_file.is_file() else None
+print(f"\n  model:   {model} ({card.name} {card.version})" if card else f"\n  model:   {model} (no model card)")
+print(f"  sha256:  {file_sha256(model)}")
+if card and card.operating_point:
+    print(f"  default threshold {card.operating_point.threshold:.4f} ({card.operating_point.rule})")
+if (model.parent / "MODEL_CARD.md").is_file():
+    print(f"  read {model.parent / 'MODEL_CARD.md'}: what it was trained on, how well it does, its limits")
+print("  Research and demonstration only: not a medical device.\n")
+PY
 fi
 
 # 3. service and UI, stopped together
@@ -90,7 +111,9 @@ sys.exit(f"the service at {url} did not get ready within 60 s")
 PY
 
 if "$BONEFRAC" ui --help >/dev/null 2>&1; then
-    "$BONEFRAC" ui --api-url "$API_URL" --port "$UI_PORT" &
+    DEMO_ARGS=()
+    [[ -d deploy/model/demo ]] && DEMO_ARGS=(--demo-dir deploy/model/demo)
+    "$BONEFRAC" ui --api-url "$API_URL" --port "$UI_PORT" "${DEMO_ARGS[@]}" &
     UI_PID=$!
     UI_LINE="UI:       http://$HOST:$UI_PORT"
 else

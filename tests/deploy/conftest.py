@@ -17,6 +17,7 @@ from podman_support import (
     MODEL_STAGE,
     PODMAN_DIR,
     REPO_ROOT,
+    SHIPPED_MODEL_DIR,
     STAGE_REPORT,
     BuiltImages,
     Stack,
@@ -47,7 +48,8 @@ def podman_ready() -> dict[str, str]:
 
 @pytest.fixture(scope="session")
 def built_images(podman_ready: dict[str, str], tiny_onnx_model: Path) -> BuiltImages:
-    """The local base (built once, cached) and the api + ui images, with the tiny ONNX model baked in."""
+    """The local base (built once, cached) and the api + ui images, with the shipped default model baked in
+    (deploy/model; the tiny ONNX model only in a checkout without it)."""
     env = dict(podman_ready)
     started = time.monotonic()
     run_script("base-image.sh", env=env)
@@ -55,8 +57,11 @@ def built_images(podman_ready: dict[str, str], tiny_onnx_model: Path) -> BuiltIm
 
     if MODEL_STAGE.exists():
         shutil.rmtree(MODEL_STAGE)
-    MODEL_STAGE.mkdir(parents=True)
-    shutil.copyfile(tiny_onnx_model, MODEL_STAGE / "model.onnx")
+    if (SHIPPED_MODEL_DIR / "model.onnx").is_file():
+        shutil.copytree(SHIPPED_MODEL_DIR, MODEL_STAGE)
+    else:
+        MODEL_STAGE.mkdir(parents=True)
+        shutil.copyfile(tiny_onnx_model, MODEL_STAGE / "model.onnx")
     # A fixed tag: the next run reuses podman's layer cache and replaces these images.
     tag = "ci"
     env.update(

@@ -17,6 +17,7 @@ FRACATLAS_DIR = Path(os.environ.get("BONEFRAC_FRACATLAS", REPO_ROOT.parent / "sh
 PODMAN_DIR = REPO_ROOT / "deploy" / "podman"
 # Inside the build context (see .dockerignore), ignored by git.
 MODEL_STAGE = REPO_ROOT / "build" / "container-model"
+SHIPPED_MODEL_DIR = REPO_ROOT / "deploy" / "model"
 STAGE_REPORT = REPO_ROOT / "build" / "container-stage.json"
 READY_TIMEOUT_S = 240.0
 

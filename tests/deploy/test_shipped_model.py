@@ -1,0 +1,94 @@
+"""The default model shipped in deploy/model: consistent files, an honest card, demo inputs, served as is."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from pathlib import Path
+
+import pytest
+
+from bonefrac.model_card import read_model_card
+from bonefrac.model_card_doc import fmt
+
+MODEL_DIR = Path(__file__).resolve().parents[2] / "deploy" / "model"
+WEIGHTS_LIMIT_MB = 13.5  # the issue: "weights at most about 12 MB"
+
+
+def _sha256(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+@pytest.fixture(scope="module")
+def card():
+    return read_model_card(MODEL_DIR / "model_card.json")
+
+
+def test_card_describes_the_shipped_files(card):
+    assert card.weights_sha256 == _sha256(MODEL_DIR / "model.onnx")
+    assert not card.stand_in and card.class_names == ["fractured"]
+    int8 = MODEL_DIR / "model.int8.onnx"
+    if int8.exists():
+        assert card.quantization and card.quantization["sha256"] == _sha256(int8)
+    weights_mb = sum(p.stat().st_size for p in MODEL_DIR.glob("*.onnx")) / 1e6
+    assert weights_mb <= WEIGHTS_LIMIT_MB
+
+
+def test_card_carries_the_evaluation_and_the_operating_point(card):
+    point = card.operating_point
+    assert point.split == "val" and point.rule != "default" and 0.0 < point.threshold < 1.0
+    test = card.metrics["test"]
+    assert test["split"] == "test" and test["threshold"] == pytest.approx(point.threshold)
+    for key in ("mAP50", "mAP50_95", "auroc", "sensitivity", "specificity", "froc_score"):
+        low, high = test[key]["ci95"]
+        assert low <= test[key]["value"] <= high
+    assert "FracAtlas" in (card.data_credit or "") and "CC BY 4.0" in card.data_credit
+    assert card.limitations and "not a medical device" in card.intended_use.lower()
+
+
+def test_readable_card_shows_the_same_numbers(card):
+    text = (MODEL_DIR / "MODEL_CARD.md").read_text(encoding="utf-8")
+    test = card.metrics["test"]
+    assert f"| Box mAP50 | {fmt(test['mAP50'])} " in text
+    assert f"| Image AUROC | {fmt(test['auroc'])} " in text
+    assert card.weights_sha256 in text and card.version in text
+    assert "Not a medical device" in text and "Scientific Data 10, 521" in text
+    for limit in card.limitations:
+        assert limit in text
+
+
+def test_demo_images_are_credited_test_images_with_ground_truth():
+    demo = MODEL_DIR / "demo"
+    images = sorted(p for p in demo.iterdir() if p.suffix == ".jpg")
+    readme = (demo / "README.md").read_text(encoding="utf-8")
+    assert 3 <= len(images) <= 8 and "CC BY 4.0" in readme and "Abedeen" in readme
+    listed = re.findall(r"^\| (IMG\d+\.jpg) \|", readme, flags=re.M)
+    assert listed and sorted(listed) == [p.name for p in images]
+    for image in images:
+        assert (demo / "labels" / f"{image.stem}.txt").is_file()
+        assert int(image.stem[3:]) >= 3296  # FracAtlas test ids (train ids are below 3296)
+
+
+def test_service_reports_the_shipped_model(card, tmp_path):
+    from fastapi.testclient import TestClient
+
+    from bonefrac.serve.app import create_app
+    from bonefrac.serve.settings import ServeSettings
+
+    settings = ServeSettings(model_path=MODEL_DIR / "model.onnx", audit_db_url=f"sqlite:///{tmp_path}/a.db")
+    app = create_app(settings)
+    with TestClient(app) as client:
+        assert app.state.service.wait_ready(60), app.state.service.load_error
+        described = client.get("/v1/model").json()
+        assert described["sha256"] == card.weights_sha256
+        assert described["card"]["version"] == card.version
+        image = next((MODEL_DIR / "demo").glob("*.jpg"))
+        with image.open("rb") as handle:
+            answer = client.post("/v1/detect", files={"file": (image.name, handle, "image/jpeg")})
+        assert answer.status_code == 200, answer.text
+        model = answer.json()["model"]
+        assert (model["version"], model["sha256"], model["stand_in"]) == (
+            card.version,
+            card.weights_sha256,
+            False,
+        )
