@@ -111,6 +111,15 @@ def test_ui_answers_and_reaches_api_by_service_name(compose_stack: Stack) -> Non
         "print(urllib.request.urlopen(os.environ['BONEFRAC_API_URL'] + '/readyz', timeout=10).status)",
     )
     assert reach.returncode == 0 and reach.stdout.strip() == "200", reach.stderr
+    demos = podman(
+        "exec",
+        f"{compose_stack.project}_ui_1",
+        "python3",
+        "-c",
+        "import os; from bonefrac.ui.present import demo_images; "
+        "print(len(demo_images(os.environ['BONEFRAC_DEMO_DIR'])))",
+    )
+    assert demos.returncode == 0 and int(demos.stdout.strip()) >= 3, demos.stderr
 
 
 def test_api_serves_model_from_mounted_volume(compose_stack: Stack, tmp_path: Path) -> None:

@@ -190,3 +190,42 @@ def test_browser_in_process_engine_without_service(
             expect(error).to_contain_text("accepted formats are")  # the bad file is explained, not a crash
         finally:
             browser.close()
+
+
+SHIPPED_MODEL = Path(__file__).resolve().parents[2] / "deploy" / "model" / "model.onnx"
+
+
+def test_browser_demo_radiograph_with_the_shipped_model(launched, free_port, subprocess_env):
+    """What `make run` shows: the shipped FracAtlas model (no stand-in banner) and its demo radiographs."""
+    from playwright.sync_api import expect, sync_playwright
+
+    from bonefrac.model_card import card_path_for, read_model_card
+    from bonefrac.ui.present import demo_images
+
+    card = read_model_card(card_path_for(SHIPPED_MODEL))
+    demo_dir = SHIPPED_MODEL.parent / "demo"
+    first = demo_images(demo_dir)[0].name
+    port = free_port()
+    command = [
+        sys.executable, "-m", "bonefrac", "ui", "--model", str(SHIPPED_MODEL), "--demo-dir", str(demo_dir),
+        "--port", str(port),
+    ]  # fmt: skip
+    process = launched.start("ui-shipped", command, subprocess_env())
+    launched.wait_http(process, f"http://127.0.0.1:{port}/_stcore/health")
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.set_default_timeout(60_000)
+            expect.set_options(timeout=60_000)
+            page.goto(f"http://127.0.0.1:{port}")
+            expect(page.get_by_text(f"{card.name} {card.version} via")).to_be_visible()
+            expect(page.get_by_role("slider")).to_have_value(str(round(card.operating_point.threshold, 2)))
+            expect(page.get_by_text("Or try demo radiographs")).to_be_visible()
+            page.locator("[data-testid=stMultiSelect]").click()
+            page.get_by_role("option", name=first).click()
+            expect(page.get_by_role("heading", name=first)).to_be_visible()
+            expect(page.get_by_text("Download annotated PNG")).to_have_count(1)
+            assert page.get_by_text("This is a STAND-IN model").count() == 0
+        finally:
+            browser.close()
