@@ -226,10 +226,13 @@ def derive_limitations(test: dict[str, Any], training: TrainingSummary | None) -
         "validated on any other population, scanner, age group or image pipeline."
     )
     if training is not None and training.device == "cpu":
+        budget = ""
+        if training.budget_hours:
+            budget = f", stopped by its {training.budget_hours} h wall-clock budget"
         limits.append(
             f"Trained on CPU only ({training.cpu_count} cores, {training.wall_hours:.2f} h, "
-            f"{training.epochs_done} epochs at {training.imgsz} px) from random weights: far from converged; "
-            "a GPU run with the same pipeline is expected to do better."
+            f"{training.epochs_done} epochs at {training.imgsz} px) from random weights{budget}; longer "
+            "training (for example a GPU run of the same pipeline) may well do better."
         )
     limits.append(
         "One class only (`fractured`): no fracture type, no displacement, no other findings. An image "
