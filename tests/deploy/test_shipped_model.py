@@ -12,7 +12,8 @@ from bonefrac.model_card import read_model_card
 from bonefrac.model_card_doc import fmt
 
 MODEL_DIR = Path(__file__).resolve().parents[2] / "deploy" / "model"
-WEIGHTS_LIMIT_MB = 13.5  # the issue: "weights at most about 12 MB"
+# The issue: "weights at most about 12 MB". fp32 YOLO11n is 10.5 MB, its int8 variant 3.2 MB.
+WEIGHTS_LIMIT_MB = 14.0
 
 
 def _sha256(path: Path) -> str:
