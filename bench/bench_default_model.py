@@ -20,6 +20,7 @@ sys.path.insert(0, str(ROOT / "src"))
 
 from _results import RESULTS, append_rows, machine_label  # noqa: E402
 
+from bonefrac.model_card import read_model_card  # noqa: E402
 from bonefrac.model_card_doc import ISSUE8_ANCHOR, fmt, read_eval, read_training_summary  # noqa: E402
 
 SECTION = "## Default model vs the issue-8 anchor (`bench/bench_default_model.py`)"
@@ -60,15 +61,19 @@ def model_rows(run_dir: Path, evals: Path) -> list[str]:
         f"{training.config.get('cell')}: {training.train_positives} fracture + {training.train_backgrounds} "
         f"background images, {training.model}"
     )
+    quantization = read_model_card(ROOT / "deploy" / "model" / "model_card.json").quantization or {}
+    int8_label = (
+        "int8 (measured, not shipped)" if quantization.get("shipped") is False else "int8 model.int8.onnx"
+    )
     rows = []
-    for label, folder in (("fp32 model.onnx", "eval-test"), ("int8 model.int8.onnx", "eval-test-int8")):
+    for label, folder in (("shipped fp32 model.onnx", "eval-test"), (int8_label, "eval-test-int8")):
         path = evals / folder / "eval.json"
         if not path.is_file():
             continue
         result = read_eval(path)
         image = result["image"]
         rows.append(
-            f"| {now} | shipped {label} ({recipe}) | {where} | {training.wall_hours:.2f} h "
+            f"| {now} | {label} ({recipe}) | {where} | {training.wall_hours:.2f} h "
             f"| {training.epochs_done} | {training.imgsz} | {ultra_text if folder == 'eval-test' else '-'} "
             f"| {fmt(result['box']['mAP50'])} | {fmt(result['box']['mAP50_95'])} | {fmt(image['auroc'])} "
             f"| {fmt(image['sensitivity'], 2)} / {fmt(image['specificity'], 2)} | {machine_label()} |"

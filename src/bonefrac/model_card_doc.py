@@ -241,7 +241,7 @@ def derive_limitations(test: dict[str, Any], training: TrainingSummary | None) -
     return limits
 
 
-def _metrics_table(test: dict[str, Any], int8: dict[str, Any] | None) -> list[str]:
+def _metrics_table(test: dict[str, Any], int8: dict[str, Any] | None, int8_shipped: bool) -> list[str]:
     rows = [
         ("Box mAP50", lambda r: r["box"]["mAP50"]),
         ("Box mAP50-95", lambda r: r["box"]["mAP50_95"]),
@@ -253,7 +253,7 @@ def _metrics_table(test: dict[str, Any], int8: dict[str, Any] | None) -> list[st
         ("FROC score (mean sensitivity at 1/8 .. 8 FP per image)", lambda r: r["froc"]["score"]),
     ]
     header = "| Metric (95 % bootstrap interval) | fp32 model.onnx |" + (
-        " int8 model.int8.onnx |" if int8 else ""
+        (" int8 model.int8.onnx |" if int8_shipped else " int8 (measured, not shipped) |") if int8 else ""
     )
     lines = [header, "|---|---|" + ("---|" if int8 else "")]
     for label, pick in rows:
@@ -301,12 +301,17 @@ def render_model_card(
         f"sha256 `{card.weights_sha256}`).",
         f"- Intended use: {card.intended_use}",
     ]
-    if card.quantization:
-        q = card.quantization
+    q = card.quantization or {}
+    if q.get("shipped") is False:
+        lines.append(
+            f"- An int8 variant (static QDQ, {q.get('speedup')}x the fp32 session speed at "
+            f"{q.get('threads')} threads) was measured and **not shipped**: {q.get('decision')}."
+        )
+    elif q:
         lines.append(
             f"- `model.int8.onnx`: the same model statically quantized to int8 (sha256 `{q.get('sha256')}`), "
             f"{q.get('speedup')}x the fp32 session speed at {q.get('threads')} threads on the machine that "
-            "exported it."
+            "exported it" + (f"; {q['decision']}" if q.get("decision") else "") + "."
         )
     lines += ["", "## Data and credit", f"- {card.data_credit or FRACATLAS_CREDIT}"]
     lines.append(
@@ -365,7 +370,7 @@ def render_model_card(
         f"## Results on the FracAtlas test split ({test['counts']['images']} images, "
         f"{test['counts']['positive_images']} fractured, {test['counts']['boxes']} boxes)",
         "",
-        *_metrics_table(test, int8_test),
+        *_metrics_table(test, int8_test, q.get("shipped") is not False),
         "",
         "Box metrics count a detection as correct at IoU >= 0.5 (mAP50-95: averaged over IoU 0.5 .. 0.95, "
         "COCO 101-point). Image metrics score each image by its most confident box.",
@@ -428,11 +433,13 @@ def publish_model_card(
     version: str | None = None,
     anchor: AnchorResult | None = None,
     pt_test_eval: Path | None = None,
+    int8_max_map50_drop: float = 0.01,
 ) -> PublishedCard:
     """Fold the test results into model_card.json (name, version, credit, limits) and write MODEL_CARD.md.
 
     The eval files must describe the files in model_dir (same sha256) and the test run must have used the
-    card's operating point (`bonefrac evaluate --rule card`).
+    card's operating point (`bonefrac evaluate --rule card`). An int8 model whose test mAP50 falls more than
+    `int8_max_map50_drop` below the fp32 model's is removed from model_dir; the card says why.
     """
     from bonefrac.model_card import CARD_FILENAME, read_model_card, write_model_card
 
@@ -460,10 +467,22 @@ def publish_model_card(
     training = read_training_summary(run_dir) if run_dir is not None else None
     metrics = dict(card.metrics)
     metrics["test"] = card_test_summary(test)
-    if int8 is not None:
+    quantization = card.quantization
+    if int8 is not None and quantization is not None:
         metrics["test_int8"] = card_test_summary(int8)
+        fp32_map, int8_map = _value(test["box"]["mAP50"]) or 0.0, _value(int8["box"]["mAP50"]) or 0.0
+        kept = fp32_map - int8_map <= int8_max_map50_drop
+        comparison = (
+            f"test mAP50 {int8_map:.3f} against {fp32_map:.3f} for fp32 "
+            f"(allowed drop {int8_max_map50_drop:.3f})"
+        )
+        quantization = {**quantization, "shipped": kept, "decision": comparison}
+        int8_file = model_dir / str(quantization.get("file") or "model.int8.onnx")
+        if not kept and int8_file.exists():
+            int8_file.unlink()
     card = card.model_copy(
         update={
+            "quantization": quantization,
             "name": name or card.name,
             "version": version or card.version,
             "data_credit": card.data_credit or FRACATLAS_CREDIT,

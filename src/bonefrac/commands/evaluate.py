@@ -166,6 +166,9 @@ def model_card(
     run: Path | None = typer.Option(None, "--run", help="The training run folder (runs/<experiment>/<run>)."),
     name: str | None = typer.Option(None, "--name", help="Model name for the card."),
     version: str | None = typer.Option(None, "--version", help="Model version for the card."),
+    int8_max_map50_drop: float = typer.Option(
+        0.01, "--int8-max-map50-drop", min=0.0, help="Remove model.int8.onnx when its test mAP50 drops more."
+    ),
     anchor: bool = typer.Option(
         False, "--anchor/--no-anchor", help="Compare with issue 8's FracAtlas anchor in MODEL_CARD.md."
     ),
@@ -183,8 +186,13 @@ def model_card(
         version=version,
         anchor=ISSUE8_ANCHOR if anchor else None,
         pt_test_eval=pt_test_eval,
+        int8_max_map50_drop=int8_max_map50_drop,
     )
     console.print(f"wrote {published.card_path} and {published.markdown_path}")
+    quantization = published.card.quantization or {}
+    if "shipped" in quantization:
+        verdict = "kept" if quantization["shipped"] else "removed (it lost accuracy)"
+        console.print(f"int8 model {verdict}: {quantization['decision']}")
 
 
 def register(app: typer.Typer) -> None:
