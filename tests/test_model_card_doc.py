@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import shutil
 from pathlib import Path
@@ -128,3 +129,36 @@ def test_read_eval_names_what_it_expected(tmp_path):
     path.write_text(json.dumps({"format": "something/else"}), encoding="utf-8")
     with pytest.raises(ModelError, match="bonefrac.eval/1"):
         read_eval(path)
+
+
+def _with_int8(folder: Path, tmp_path: Path, int8_map50_drop: float) -> Path:
+    """Give the folder an 'int8' file named in the card and a test eval of it with mAP50 lowered."""
+    from bonefrac.model_card import write_model_card
+
+    int8 = folder / "model.int8.onnx"
+    shutil.copyfile(folder / "model.onnx", int8)
+    int8.write_bytes(int8.read_bytes() + b"\0")  # another sha256
+    card = read_model_card(folder / "model_card.json")
+    digest = hashlib.sha256(int8.read_bytes()).hexdigest()
+    write_model_card(
+        card.model_copy(update={"quantization": {"file": int8.name, "sha256": digest}}),
+        folder / "model_card.json",
+    )
+    result = read_eval(folder / "eval-test" / "eval.json")
+    result["model"]["sha256"] = digest
+    result["box"]["mAP50"]["value"] -= int8_map50_drop
+    path = tmp_path / "int8-eval.json"
+    path.write_text(json.dumps(result), encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize(("drop", "kept"), [(0.0, True), (0.05, False)])
+def test_int8_is_kept_only_when_it_keeps_map50(evaluated_model, tmp_path, drop, kept):
+    folder = tmp_path / "model"
+    shutil.copytree(evaluated_model, folder)
+    int8_eval = _with_int8(folder, tmp_path, drop)
+    published = publish_model_card(folder, folder / "eval-test" / "eval.json", int8_test_eval=int8_eval)
+    assert published.card.quantization["shipped"] is kept
+    assert (folder / "model.int8.onnx").exists() is kept
+    assert ("not shipped" in published.markdown_path.read_text(encoding="utf-8")) is not kept
+    assert "test_int8" in published.card.metrics
