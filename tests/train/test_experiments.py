@@ -95,7 +95,7 @@ def test_run_experiment_skips_finished_and_resumes_interrupted(tmp_path, run_fol
     assert calls == [("baseline-s1", True), ("pos-s0", False), ("pos-s1", False)]
 
 
-@pytest.mark.parametrize("name", ["seed.yaml", "smoke.yaml", "default_model.yaml"])
+@pytest.mark.parametrize("name", ["seed.yaml", "smoke.yaml", "default_model.yaml", "default_model_cpu.yaml"])
 def test_shipped_matrices_expand(name):
     planned = expand_matrix(load_experiment(REPO / "configs" / "experiments" / name), name)
     assert planned
@@ -105,6 +105,19 @@ def test_default_model_matrix_holds_every_cell_to_the_anchor_budget():
     planned = expand_matrix(load_experiment(REPO / "configs" / "experiments" / "default_model.yaml"), "dm")
     assert {p.config.cell for p in planned} >= {"anchor", "recipe_bg25_cos"}
     assert {p.config.budget_hours for p in planned} == {0.1208}
+
+
+def test_cpu_default_model_recipe_is_the_shipped_models():
+    """The recipe file and the shipped card agree on what was trained (input size, data, honest val)."""
+    from bonefrac.model_card import read_model_card
+
+    (planned,) = expand_matrix(
+        load_experiment(REPO / "configs" / "experiments" / "default_model_cpu.yaml"), "cpu"
+    )
+    card = read_model_card(REPO / "deploy" / "model" / "model_card.json")
+    assert planned.config.device == "cpu" and planned.config.imgsz == card.input_size
+    assert planned.config.subset is not None and planned.config.subset.drop_duplicates_of_train
+    assert planned.config.background_ratio == 0.1
 
 
 def test_seed_matrix_covers_every_seed_experiment():
