@@ -15,7 +15,7 @@ from typing import Any
 import yaml
 
 from bonefrac.errors import ModelError
-from bonefrac.model_card import ModelCard
+from bonefrac.model_card import CARD_FILENAME, ModelCard, read_model_card, write_model_card
 from bonefrac.train.metrics_files import read_epoch_rows
 
 FRACATLAS_CREDIT = (
@@ -441,8 +441,6 @@ def publish_model_card(
     card's operating point (`bonefrac evaluate --rule card`). An int8 model whose test mAP50 falls more than
     `int8_max_map50_drop` below the fp32 model's is removed from model_dir; the card says why.
     """
-    from bonefrac.model_card import CARD_FILENAME, read_model_card, write_model_card
-
     model_dir = Path(model_dir)
     card_path = model_dir / CARD_FILENAME
     card = read_model_card(card_path)
