@@ -109,3 +109,32 @@ def tiny_onnx_model(tmp_path_factory: pytest.TempPathFactory, tiny_pt_weights: P
     target = tmp_path_factory.mktemp("tiny_onnx") / "model.onnx"
     shutil.copyfile(exported, target)
     return target
+
+
+@pytest.fixture(scope="session")
+def tiny_classifier_run(tmp_path_factory: pytest.TempPathFactory, synthetic_dataset: Path) -> Path:
+    """A finished classifier run folder: 2 epochs at imgsz 64 on the synthetic set (for plumbing)."""
+    from bonefrac.classify.config import ClassifierConfig
+    from bonefrac.classify.trainer import train_classifier
+
+    config = ClassifierConfig(
+        data=str(synthetic_dataset),
+        runs_dir=str(tmp_path_factory.mktemp("classifier_runs")),
+        imgsz=64,
+        epochs=2,
+        batch=8,
+        threads=1,
+        bootstrap=50,
+    )
+    return train_classifier(config).run_dir
+
+
+@pytest.fixture(scope="session")
+def tiny_classifier_onnx(tmp_path_factory: pytest.TempPathFactory, tiny_classifier_run: Path) -> Path:
+    """tiny_classifier_run exported to classifier.onnx (+ classifier_card.json), parity-checked."""
+    from bonefrac.classify.export import export_classifier
+    from bonefrac.export.samples import synthetic_samples
+
+    out = tmp_path_factory.mktemp("tiny_classifier")
+    result = export_classifier(tiny_classifier_run / "weights" / "best.pt", out, synthetic_samples(4))
+    return result.onnx_path

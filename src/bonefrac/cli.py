@@ -9,6 +9,7 @@ import typer
 from rich.console import Console
 
 from bonefrac import __version__
+from bonefrac.commands import classify as classify_commands
 from bonefrac.commands import data as data_commands
 from bonefrac.commands import evaluate as evaluate_commands
 from bonefrac.commands import imaging as imaging_commands
@@ -26,6 +27,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(data_commands.app, name="data")
+app.add_typer(classify_commands.app, name="classify")
 evaluate_commands.register(app)
 infer_commands.register(app)
 app.add_typer(imaging_commands.app, name="image")

@@ -21,6 +21,7 @@ import numpy as np
 from bonefrac.errors import ModelError
 from bonefrac.infer.postprocess import MAX_DET, postprocess
 from bonefrac.infer.preprocess import LetterboxParams, is_grey_source, letterbox, preprocess, to_input_tensor
+from bonefrac.infer.session import open_session
 from bonefrac.model_card import CARD_FILENAME, ModelCard, read_model_card
 from bonefrac.records import Detections, Radiograph
 
@@ -90,33 +91,13 @@ class Predictor:
         *,
         use_cv2: bool = True,
     ) -> None:
-        import onnxruntime as ort
-
         self.model_path = Path(model_path)
-        if not self.model_path.is_file():
-            raise ModelError(f"model file not found: {self.model_path} (expected an .onnx file)")
-        if self.model_path.suffix.lower() != ".onnx":
-            raise ModelError(
-                f"{self.model_path} is not an ONNX model; the engine reads .onnx files "
-                "(make one from a .pt with `bonefrac export --weights best.pt`)"
-            )
-        if threads is not None and threads < 1:
-            raise ValueError(f"threads must be >= 1 or None (onnxruntime default), got {threads}")
-        options = ort.SessionOptions()
-        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        options.inter_op_num_threads = 1
-        if threads is not None:
-            options.intra_op_num_threads = threads
-        options.log_severity_level = 3
-        available = ort.get_available_providers()
-        chosen = list(providers) if providers else ["CPUExecutionProvider"]
-        unknown = [p for p in chosen if p not in available]
-        if unknown:
-            raise ModelError(f"onnxruntime providers {unknown} are not available; available: {available}")
-        try:
-            self._session = ort.InferenceSession(str(self.model_path), sess_options=options, providers=chosen)
-        except Exception as exc:  # onnxruntime raises its own exception types for broken files
-            raise ModelError(f"onnxruntime cannot load {self.model_path}: {exc}") from exc
+        self._session = open_session(
+            self.model_path,
+            threads,
+            providers,
+            make_hint="make one from a .pt with `bonefrac export --weights best.pt`",
+        )
         self.threads = threads
         self.use_cv2 = use_cv2
         inputs = self._session.get_inputs()

@@ -1,0 +1,40 @@
+"""One onnxruntime session as the engines want it: checked path, CPU provider by default, bounded threads."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from bonefrac.errors import ModelError
+
+
+def open_session(
+    model_path: Path, threads: int | None, providers: list[str] | None, *, make_hint: str
+) -> Any:
+    """An onnxruntime InferenceSession over `model_path`; ModelError says what is wrong with the file.
+
+    `make_hint` tells the user how to make the right file when the path is not an .onnx model."""
+    import onnxruntime as ort
+
+    model_path = Path(model_path)
+    if not model_path.is_file():
+        raise ModelError(f"model file not found: {model_path} (expected an .onnx file)")
+    if model_path.suffix.lower() != ".onnx":
+        raise ModelError(f"{model_path} is not an ONNX model; the engine reads .onnx files ({make_hint})")
+    if threads is not None and threads < 1:
+        raise ValueError(f"threads must be >= 1 or None (onnxruntime default), got {threads}")
+    options = ort.SessionOptions()
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    options.inter_op_num_threads = 1
+    if threads is not None:
+        options.intra_op_num_threads = threads
+    options.log_severity_level = 3
+    available = ort.get_available_providers()
+    chosen = list(providers) if providers else ["CPUExecutionProvider"]
+    unknown = [p for p in chosen if p not in available]
+    if unknown:
+        raise ModelError(f"onnxruntime providers {unknown} are not available; available: {available}")
+    try:
+        return ort.InferenceSession(str(model_path), sess_options=options, providers=chosen)
+    except Exception as exc:  # onnxruntime raises its own exception types for broken files
+        raise ModelError(f"onnxruntime cannot load {model_path}: {exc}") from exc
