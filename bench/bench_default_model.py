@@ -20,7 +20,7 @@ sys.path.insert(0, str(ROOT / "src"))
 
 from _results import RESULTS, append_rows, machine_label  # noqa: E402
 
-from bonefrac.model_card import read_model_card  # noqa: E402
+from bonefrac.card.record import read_model_card  # noqa: E402
 from bonefrac.model_card_doc import ISSUE8_ANCHOR, fmt, read_eval, read_training_summary  # noqa: E402
 
 SECTION = "## Default model vs the issue-8 anchor (`bench/bench_default_model.py`)"

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 import yaml
 
+from bonefrac.card.record import read_model_card
 from bonefrac.errors import ModelError
 from bonefrac.evaluate.runner import EvaluateOptions, run_evaluation
-from bonefrac.model_card import read_model_card
 from bonefrac.model_card_doc import (
     FRACATLAS_CREDIT,
     ISSUE8_ANCHOR,
@@ -133,7 +133,7 @@ def test_read_eval_names_what_it_expected(tmp_path):
 
 def _with_int8(folder: Path, tmp_path: Path, int8_map50_drop: float) -> Path:
     """Give the folder an 'int8' file named in the card and a test eval of it with mAP50 lowered."""
-    from bonefrac.model_card import write_model_card
+    from bonefrac.card.record import write_model_card
 
     int8 = folder / "model.int8.onnx"
     shutil.copyfile(folder / "model.onnx", int8)

@@ -14,8 +14,8 @@ from typing import Any
 
 import yaml
 
+from bonefrac.card.record import CARD_FILENAME, ModelCard, read_model_card, write_model_card
 from bonefrac.errors import ModelError
-from bonefrac.model_card import CARD_FILENAME, ModelCard, read_model_card, write_model_card
 from bonefrac.train.metrics_files import read_epoch_rows
 
 FRACATLAS_CREDIT = (

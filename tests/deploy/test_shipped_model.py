@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from bonefrac.model_card import read_model_card
+from bonefrac.card.record import read_model_card
 from bonefrac.model_card_doc import fmt
 
 MODEL_DIR = Path(__file__).resolve().parents[2] / "deploy" / "model"

@@ -10,9 +10,9 @@ import sys
 import pytest
 from typer.testing import CliRunner
 
+from bonefrac.card.record import read_model_card
 from bonefrac.cli import app
 from bonefrac.errors import ConfigError, EvaluationError, ModelError
-from bonefrac.model_card import read_model_card
 
 runner = CliRunner()
 REQUIRED_KEYS = [

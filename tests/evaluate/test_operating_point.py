@@ -5,6 +5,7 @@ import json
 import numpy as np
 import pytest
 
+from bonefrac.card.record import ModelCard, OperatingPoint, read_model_card, write_model_card
 from bonefrac.errors import EvaluationError, ModelError
 from bonefrac.evaluate.evaluator import DetectionEvaluator
 from bonefrac.evaluate.operating_point import (
@@ -14,7 +15,6 @@ from bonefrac.evaluate.operating_point import (
     threshold_for_sensitivity,
     write_operating_point,
 )
-from bonefrac.model_card import ModelCard, OperatingPoint, read_model_card, write_model_card
 
 SCORES = np.array([0.9, 0.7, 0.4, 0.2, 0.75, 0.3])
 POSITIVE = np.array([True, True, True, True, False, False])

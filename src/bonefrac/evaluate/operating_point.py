@@ -11,10 +11,10 @@ from typing import Any, Literal
 
 import numpy as np
 
+from bonefrac.card.record import ModelCard, OperatingPoint, card_path_for, read_model_card, write_model_card
 from bonefrac.errors import EvaluationError, ModelError
 from bonefrac.evaluate import metrics as m
 from bonefrac.evaluate.evaluator import PreparedEvaluation
-from bonefrac.model_card import ModelCard, OperatingPoint, card_path_for, read_model_card, write_model_card
 
 logger = logging.getLogger(__name__)
 

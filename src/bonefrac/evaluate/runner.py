@@ -15,6 +15,7 @@ import numpy as np
 from pydantic import Field
 
 from bonefrac import __version__
+from bonefrac.card.record import card_path_for
 from bonefrac.config import StrictModel
 from bonefrac.data.yolo_format import load_dataset
 from bonefrac.errors import EvaluationError
@@ -38,7 +39,6 @@ from bonefrac.evaluate.predictions import (
     split_images,
     weights_kind,
 )
-from bonefrac.model_card import card_path_for
 
 logger = logging.getLogger(__name__)
 
