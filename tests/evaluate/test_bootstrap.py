@@ -67,3 +67,19 @@ def test_percentile_interval_ignores_nan_and_handles_none():
 def test_resample_weights_rejects_bad_sizes(n, resamples):
     with pytest.raises(EvaluationError):
         resample_weights(n, resamples, 0)
+
+
+def test_bootstrap_within_resamples_only_those_images(random_case):
+    prepared = _prepared(*random_case(6, n_images=30))
+    within = prepared.positive
+    seen = []
+
+    def compute(w):
+        seen.append(w)
+        return prepared.metrics(w, 0.3)
+
+    bootstrap_intervals(compute, prepared.n_images, 40, seed=2, within=within)
+    weights = np.concatenate(seen)
+    assert (weights[:, ~within] == 0).all()  # the other images are never drawn
+    assert (weights.sum(axis=1) == within.sum()).all()  # each resample is as large as the set
+    np.testing.assert_array_equal(weights[:, within], resample_weights(int(within.sum()), 40, seed=2))
