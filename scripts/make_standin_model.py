@@ -14,8 +14,8 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from bonefrac.card.record import ModelCard, card_path_for, write_model_card
 from bonefrac.data.synth import write_synthetic_dataset
+from bonefrac.card.record import ModelCard, card_path_for, write_model_card
 from bonefrac.ultralytics_env import prepare_ultralytics
 
 LIMITATIONS = [

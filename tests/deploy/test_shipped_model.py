@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from bonefrac.card.record import read_model_card
-from bonefrac.model_card_doc import fmt
+from bonefrac.card.text import fmt
 
 MODEL_DIR = Path(__file__).resolve().parents[2] / "deploy" / "model"
 # The issue: "weights at most about 12 MB". fp32 YOLO11n is 10.5 MB, its int8 variant 3.2 MB.
