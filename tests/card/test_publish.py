@@ -133,3 +133,32 @@ def test_int8_is_kept_only_when_it_keeps_map50(evaluated_model, tmp_path, drop, 
     assert (folder / "model.int8.onnx").exists() is kept
     assert ("not shipped" in published.markdown_path.read_text(encoding="utf-8")) is not kept
     assert "test_int8" in published.card.metrics
+
+
+def test_model_card_command_with_references_from_a_file(evaluated_model, tmp_path):
+    from typer.testing import CliRunner
+
+    from bonefrac.cli import app
+
+    folder = tmp_path / "model"
+    shutil.copytree(evaluated_model, folder)
+    references = tmp_path / "refs.yaml"
+    references.write_text(
+        "references:\n"
+        "  - {key: mine, model: My detector, source: my lab notes, level: box, images: fractured_only,\n"
+        "     measured_by: me, metrics: {map50: 0.25}}\n",
+        encoding="utf-8",
+    )
+    args = ["model-card", str(folder), "--test-eval", str(folder / "eval-test" / "eval.json")]
+    result = CliRunner().invoke(app, [*args, "--references-file", str(references)])
+    assert result.exit_code == 0, result.output
+    assert "int8" not in result.output  # no int8 evaluation given: nothing to decide
+    test = read_eval_report(folder / "eval-test" / "eval.json")
+    text = (folder / "MODEL_CARD.md").read_text(encoding="utf-8")
+    assert "## Compared with reference results" in text
+    assert f"| mAP50 0.250 | mAP50 {fmt(test.box_fractured_only.map50)} |" in text
+    assert "issue 8" not in text  # only the file's references
+
+    plain = CliRunner().invoke(app, args)
+    assert plain.exit_code == 0, plain.output
+    assert "Compared with" not in (folder / "MODEL_CARD.md").read_text(encoding="utf-8")

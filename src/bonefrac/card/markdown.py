@@ -86,10 +86,10 @@ def _comparison_lines(
         theirs = ", ".join(f"{METRIC_LABELS[k]} {v:.3f}" for k, v in reference.metrics.given().items())
         ours = ", ".join(f"{METRIC_LABELS[k]} {fmt(v)}" for k, v in reference.counterpart(test).items())
         lines.append(
-            f"| {reference.model}: {reference.source} | {reference.protocol} (measured by "
-            f"{reference.measured_by}) | {theirs} | {ours} |"
+            f"| {reference.model}: {reference.source} | {reference.protocol}; measured by "
+            f"{reference.measured_by} | {theirs} | {ours} |"
         )
-    notes = [f"- {r.model}: {r.note}" for r in references if r.note]
+    notes = [f"- {r.model}: {r.note.rstrip('.')}." for r in references if r.note]
     ultra = pt_test.box.ultralytics if pt_test is not None else None
     if ultra is not None and ultra.map50 is not None and pt_test is not None:
         notes.append(

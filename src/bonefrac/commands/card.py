@@ -65,7 +65,7 @@ def model_card(
     )
     console.print(f"wrote {published.card_path} and {published.markdown_path}")
     quantization = published.card.quantization or {}
-    if "shipped" in quantization:
+    if int8_test_eval is not None and "shipped" in quantization:
         verdict = "kept" if quantization["shipped"] else "removed (it lost accuracy)"
         console.print(f"int8 model {verdict}: {quantization['decision']}")
 
