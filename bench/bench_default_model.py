@@ -20,8 +20,11 @@ sys.path.insert(0, str(ROOT / "src"))
 
 from _results import RESULTS, append_rows, machine_label  # noqa: E402
 
-from bonefrac.model_card import read_model_card  # noqa: E402
-from bonefrac.model_card_doc import ISSUE8_ANCHOR, fmt, read_eval, read_training_summary  # noqa: E402
+from bonefrac.card.record import read_model_card  # noqa: E402
+from bonefrac.card.references import load_reference_results  # noqa: E402
+from bonefrac.card.text import fmt  # noqa: E402
+from bonefrac.card.training import read_training_summary  # noqa: E402
+from bonefrac.evaluate.eval_file import read_eval_report  # noqa: E402
 
 SECTION = "## Default model vs the issue-8 anchor (`bench/bench_default_model.py`)"
 INTRO = (
@@ -38,7 +41,7 @@ TABLE_HEAD = (
 
 
 def anchor_row() -> str:
-    a = ISSUE8_ANCHOR
+    a = load_reference_results().get("issue8_anchor").metrics
     return (
         f"| 2026-11 (issue 8) | anchor: plain ultralytics, yolo11n.yaml defaults, batch 32, all train images "
         f"| one H200 GPU | 7.25 min | 39 | 640 | {a.map50:.3f} / {a.map50_95:.3f} / {a.precision:.2f} / "
@@ -48,11 +51,10 @@ def anchor_row() -> str:
 
 def model_rows(run_dir: Path, evals: Path) -> list[str]:
     training = read_training_summary(run_dir)
-    pt = read_eval(evals / "eval-test-pt" / "eval.json")
-    ultra = pt["box"].get("ultralytics") or {}
+    ultra = read_eval_report(evals / "eval-test-pt" / "eval.json").box.ultralytics
     ultra_text = (
-        f"{ultra['mAP50']:.3f} / {ultra['mAP50_95']:.3f} / {ultra['precision']:.2f} / {ultra['recall']:.2f}"
-        if "mAP50" in ultra
+        f"{ultra.map50:.3f} / {ultra.map50_95:.3f} / {ultra.precision:.2f} / {ultra.recall:.2f}"
+        if ultra is not None and ultra.error is None
         else "n/a"
     )
     now = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M")
@@ -70,13 +72,13 @@ def model_rows(run_dir: Path, evals: Path) -> list[str]:
         path = evals / folder / "eval.json"
         if not path.is_file():
             continue
-        result = read_eval(path)
-        image = result["image"]
+        report = read_eval_report(path)
+        image = report.image
         rows.append(
             f"| {now} | {label} ({recipe}) | {where} | {training.wall_hours:.2f} h "
             f"| {training.epochs_done} | {training.imgsz} | {ultra_text if folder == 'eval-test' else '-'} "
-            f"| {fmt(result['box']['mAP50'])} | {fmt(result['box']['mAP50_95'])} | {fmt(image['auroc'])} "
-            f"| {fmt(image['sensitivity'], 2)} / {fmt(image['specificity'], 2)} | {machine_label()} |"
+            f"| {fmt(report.box.map50)} | {fmt(report.box.map50_95)} | {fmt(image.auroc)} "
+            f"| {fmt(image.sensitivity, 2)} / {fmt(image.specificity, 2)} | {machine_label()} |"
         )
     return rows
 

@@ -15,7 +15,7 @@ import tempfile
 from pathlib import Path
 
 from bonefrac.data.synth import write_synthetic_dataset
-from bonefrac.model_card import ModelCard, card_path_for, write_model_card
+from bonefrac.card.record import ModelCard, card_path_for, write_model_card
 from bonefrac.ultralytics_env import prepare_ultralytics
 
 LIMITATIONS = [

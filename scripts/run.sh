@@ -66,7 +66,7 @@ else
 import sys
 from pathlib import Path
 from bonefrac.infer.predictor import file_sha256
-from bonefrac.model_card import card_path_for, read_model_card
+from bonefrac.card.record import card_path_for, read_model_card
 model = Path(sys.argv[1])
 card_file = card_path_for(model)
 card = read_model_card(card_file) if card_file.is_file() else None

@@ -58,6 +58,6 @@ python3 scripts/pick_demo_images.py "$FRACATLAS" "$OUT/demo"
 say "model card"
 $BONEFRAC model-card "$OUT" --test-eval "$WORK/eval-test/eval.json" --val-eval "$WORK/eval-val/eval.json" \
     --int8-test-eval "$WORK/eval-test-int8/eval.json" --pt-test-eval "$WORK/eval-test-pt/eval.json" --run "$RUN" \
-    --name bonefrac-fracatlas-yolo11n --version "$VERSION" --anchor
+    --name bonefrac-fracatlas-yolo11n --version "$VERSION" --references
 ls -la "$OUT"
 say "done: reports in $WORK/eval-*/report.html"

@@ -9,6 +9,7 @@ import typer
 from rich.console import Console
 
 from bonefrac import __version__
+from bonefrac.commands import card as card_commands
 from bonefrac.commands import classify as classify_commands
 from bonefrac.commands import data as data_commands
 from bonefrac.commands import evaluate as evaluate_commands
@@ -29,6 +30,7 @@ app = typer.Typer(
 app.add_typer(data_commands.app, name="data")
 app.add_typer(classify_commands.app, name="classify")
 evaluate_commands.register(app)
+card_commands.register(app)
 infer_commands.register(app)
 app.add_typer(imaging_commands.app, name="image")
 app.command("ui")(ui_command)

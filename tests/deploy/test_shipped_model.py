@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from bonefrac.model_card import read_model_card
-from bonefrac.model_card_doc import fmt
+from bonefrac.card.record import read_model_card
+from bonefrac.card.text import fmt
 
 MODEL_DIR = Path(__file__).resolve().parents[2] / "deploy" / "model"
 # The issue: "weights at most about 12 MB". fp32 YOLO11n is 10.5 MB, its int8 variant 3.2 MB.
@@ -43,7 +43,7 @@ def test_card_carries_the_evaluation_and_the_operating_point(card):
     assert point.split == "val" and point.rule != "default" and 0.0 < point.threshold < 1.0
     test = card.metrics["test"]
     assert test["split"] == "test" and test["threshold"] == pytest.approx(point.threshold)
-    for key in ("mAP50", "mAP50_95", "auroc", "sensitivity", "specificity", "froc_score"):
+    for key in ("map50", "map50_95", "auroc", "sensitivity", "specificity", "froc_score"):
         low, high = test[key]["ci95"]
         assert low <= test[key]["value"] <= high
     assert "FracAtlas" in (card.data_credit or "") and "CC BY 4.0" in card.data_credit
@@ -53,7 +53,7 @@ def test_card_carries_the_evaluation_and_the_operating_point(card):
 def test_readable_card_shows_the_same_numbers(card):
     text = (MODEL_DIR / "MODEL_CARD.md").read_text(encoding="utf-8")
     test = card.metrics["test"]
-    assert f"| Box mAP50 | {fmt(test['mAP50'])} " in text
+    assert f"| Box mAP50 | {fmt(test['map50'])} " in text
     assert f"| Image AUROC | {fmt(test['auroc'])} " in text
     assert card.weights_sha256 in text and card.version in text
     assert "Not a medical device" in text and "Scientific Data 10, 521" in text

@@ -7,7 +7,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from bonefrac.evaluate.evaluator import DetectionEvaluator, PreparedEvaluation
 from bonefrac.evaluate.predictions import GroundTruth, ImagePrediction
+from bonefrac.evaluate.record import DataInfo, EvalReport, ModelInfo, OperatingChoice
+from bonefrac.evaluate.results import compute_results
 from bonefrac.records import Detections
 
 
@@ -80,3 +83,44 @@ def make_image():
 def random_case():
     """Builder of a random multi-class case: random_case(seed, n_images=25) -> (predictions, truths)."""
     return _random_case
+
+
+def _prepare(preds: list[ImagePrediction], truths: list[GroundTruth]) -> PreparedEvaluation:
+    evaluator = DetectionEvaluator(preds[0].detections.class_names)
+    for p, t in zip(preds, truths, strict=True):
+        evaluator.process(p, t)
+    return evaluator.evaluate()
+
+
+def _eval_report(
+    prepared: PreparedEvaluation, threshold: float = 0.5, resamples: int = 20, split: str = "test"
+) -> EvalReport:
+    """A complete EvalReport of a prepared evaluation, with made-up provenance (no files on disk)."""
+    choice = OperatingChoice(threshold=threshold, rule="fixed", split=split)
+    return EvalReport(
+        **dict(compute_results(prepared, choice, resamples, seed=0)),
+        model=ModelInfo(
+            weights="/m/best.pt",
+            kind="pt",
+            sha256="ab" * 32,
+            imgsz=64,
+            class_names=list(prepared.class_names),
+        ),
+        data=DataInfo(
+            yaml="/d/data.yaml", split=split, fingerprint="cd" * 32, conf_floor=0.001, skipped_images=[]
+        ),
+        produced_by={"bonefrac": "test"},
+        seconds=0.5,
+    )
+
+
+@pytest.fixture
+def prepare():
+    """prepare(predictions, truths) -> PreparedEvaluation."""
+    return _prepare
+
+
+@pytest.fixture
+def eval_report():
+    """eval_report(prepared, threshold=0.5, resamples=20, split="test") -> a complete EvalReport."""
+    return _eval_report

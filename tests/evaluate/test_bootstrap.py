@@ -30,14 +30,14 @@ def test_bootstrap_is_deterministic_for_a_seed(random_case):
     again = bootstrap_intervals(compute, prepared.n_images, 120, seed=7)
     other = bootstrap_intervals(compute, prepared.n_images, 120, seed=8)
     assert first == again
-    assert first["box.mAP50"] != other["box.mAP50"]
+    assert first["box.map50"] != other["box.map50"]
 
 
 def test_bootstrap_interval_contains_point_estimate(random_case):
     prepared = _prepared(*random_case(4, n_images=40))
     point = prepared.metrics(np.ones((1, prepared.n_images)), 0.3)
     ci = bootstrap_intervals(lambda w: prepared.metrics(w, 0.3), prepared.n_images, 300, seed=0)
-    for key in ("box.mAP50", "box.mAP50_95", "image.auroc", "froc.score", "box.recall"):
+    for key in ("box.map50", "box.map50_95", "image.auroc", "froc.score", "box.recall"):
         low, high = ci[key]
         assert low <= float(point[key][0]) <= high, key
         assert high > low, key
@@ -67,3 +67,19 @@ def test_percentile_interval_ignores_nan_and_handles_none():
 def test_resample_weights_rejects_bad_sizes(n, resamples):
     with pytest.raises(EvaluationError):
         resample_weights(n, resamples, 0)
+
+
+def test_bootstrap_within_resamples_only_those_images(random_case):
+    prepared = _prepared(*random_case(6, n_images=30))
+    within = prepared.positive
+    seen = []
+
+    def compute(w):
+        seen.append(w)
+        return prepared.metrics(w, 0.3)
+
+    bootstrap_intervals(compute, prepared.n_images, 40, seed=2, within=within)
+    weights = np.concatenate(seen)
+    assert (weights[:, ~within] == 0).all()  # the other images are never drawn
+    assert (weights.sum(axis=1) == within.sum()).all()  # each resample is as large as the set
+    np.testing.assert_array_equal(weights[:, within], resample_weights(int(within.sum()), 40, seed=2))

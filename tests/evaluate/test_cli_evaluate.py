@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import shutil
 import subprocess
 import sys
@@ -10,23 +9,12 @@ import sys
 import pytest
 from typer.testing import CliRunner
 
+from bonefrac.card.record import read_model_card
 from bonefrac.cli import app
 from bonefrac.errors import ConfigError, EvaluationError, ModelError
-from bonefrac.model_card import read_model_card
+from bonefrac.evaluate.eval_file import read_eval_report
 
 runner = CliRunner()
-REQUIRED_KEYS = [
-    ("box", "mAP50"),
-    ("box", "mAP50_95"),
-    ("box", "precision"),
-    ("box", "recall"),
-    ("image", "auroc"),
-    ("image", "sensitivity"),
-    ("image", "specificity"),
-    ("image", "threshold"),
-    ("froc", "score"),
-    ("froc", "points"),
-]
 
 
 def _metadata_csv(data_yaml, path):
@@ -67,19 +55,19 @@ def test_evaluate_pt_end_to_end(tiny_pt_weights, synthetic_dataset, tmp_path):
     result = runner.invoke(app, args)
     assert result.exit_code == 0, result.output
     out = weights.parent / "eval-val"
-    evaluation = json.loads((out / "eval.json").read_text())
-    for section, key in REQUIRED_KEYS:
-        assert key in evaluation[section], (section, key)
-    assert [p["fp_per_image"] for p in evaluation["froc"]["points"]] == [0.125, 0.25, 0.5, 1, 2, 4, 8]
-    assert evaluation["counts"]["images"] == 6 and evaluation["model"]["kind"] == "pt"
-    assert set(evaluation["by_metadata"]["groups"]) == {"hand", "leg"}
-    ultra = evaluation["box"]["ultralytics"]
-    assert "error" not in ultra and 0.0 <= ultra["mAP50"] <= 1.0
+    evaluation = read_eval_report(out / "eval.json")
+    assert [p.fp_per_image for p in evaluation.froc.points] == [0.125, 0.25, 0.5, 1, 2, 4, 8]
+    assert evaluation.counts.images == 6 and evaluation.model.kind == "pt"
+    assert evaluation.box_fractured_only.images == evaluation.counts.positive_images
+    assert evaluation.by_metadata is not None and set(evaluation.by_metadata.groups) == {"hand", "leg"}
+    ultra = evaluation.box.ultralytics
+    assert ultra is not None and ultra.error is None and 0.0 <= ultra.map50 <= 1.0
+    assert "fractured" in result.output and "box mAP50" in result.output
     assert _snapshot(synthetic_dataset.parent) == before, "evaluate wrote into the data set"
     assert (out / "report.html").stat().st_size > 10_000 and (out / "predictions.json").is_file()
     card = read_model_card(weights.parent / "model_card.json")
     assert card.operating_point.split == "val" and card.operating_point.rule == "target_sensitivity=0.9"
-    assert card.operating_point.threshold == pytest.approx(evaluation["image"]["threshold"])
+    assert card.operating_point.threshold == pytest.approx(evaluation.image.threshold)
 
     # the threshold chosen on val, applied to test; the predictions of the first run can be reused too
     again = runner.invoke(
@@ -98,9 +86,9 @@ def test_evaluate_pt_end_to_end(tiny_pt_weights, synthetic_dataset, tmp_path):
         ],
     )
     assert again.exit_code == 0, again.output
-    test_eval = json.loads((weights.parent / "eval-test" / "eval.json").read_text())
-    assert test_eval["image"]["threshold"] == pytest.approx(card.operating_point.threshold)
-    assert test_eval["box"]["mAP50"]["ci95"] is None
+    test_eval = read_eval_report(weights.parent / "eval-test" / "eval.json")
+    assert test_eval.image.threshold == pytest.approx(card.operating_point.threshold)
+    assert test_eval.box.map50.ci95 is None and test_eval.box_fractured_only.map50.ci95 is None
     reuse = runner.invoke(
         app,
         [
@@ -124,10 +112,12 @@ def test_evaluate_pt_end_to_end(tiny_pt_weights, synthetic_dataset, tmp_path):
         ],
     )
     assert reuse.exit_code == 0, reuse.output
-    reused = json.loads((tmp_path / "reuse" / "eval.json").read_text())
-    for key in ("mAP50", "mAP50_95", "precision", "recall", "per_class"):
-        assert reused["box"][key] == evaluation["box"][key], key
-    assert reused["image"] == evaluation["image"] and reused["froc"] == evaluation["froc"]
+    reused = read_eval_report(tmp_path / "reuse" / "eval.json")
+    assert reused.box.model_copy(update={"ultralytics": None}) == evaluation.box.model_copy(
+        update={"ultralytics": None}
+    )
+    assert reused.box_fractured_only == evaluation.box_fractured_only
+    assert reused.image == evaluation.image and reused.froc == evaluation.froc
 
     compared = runner.invoke(
         app, ["compare", str(out), str(weights.parent / "eval-test"), "--out", str(tmp_path / "cmp")]
@@ -156,9 +146,9 @@ def test_evaluate_onnx_through_the_service_predictor(tiny_onnx_model, synthetic_
         ],
     )
     assert result.exit_code == 0, result.output
-    evaluation = json.loads((model.parent / "eval-test" / "eval.json").read_text())
-    assert evaluation["model"]["kind"] == "onnx" and evaluation["counts"]["images"] == 6
-    assert "ultralytics" not in evaluation["box"]
+    evaluation = read_eval_report(model.parent / "eval-test" / "eval.json")
+    assert evaluation.model.kind == "onnx" and evaluation.counts.images == 6
+    assert evaluation.box.ultralytics is None
     assert read_model_card(model.parent / "model_card.json").operating_point.rule == "max_f1"
 
 
@@ -211,7 +201,9 @@ def test_ultralytics_figures_leave_the_data_set_untouched(tiny_pt_weights, synth
 
     before = _snapshot(synthetic_dataset.parent)
     figures = ultralytics_figures(tiny_pt_weights, synthetic_dataset, "test", 64)
-    assert "error" not in figures and set(figures) >= {"mAP50", "mAP50_95", "precision", "recall", "source"}
+    assert (
+        figures.error is None and figures.source and figures.map50 is not None and figures.recall is not None
+    )
     assert _snapshot(synthetic_dataset.parent) == before  # no labels/test.cache beside the user's labels
 
 

@@ -6,43 +6,34 @@ import json
 import pytest
 
 from bonefrac.errors import EvaluationError
-from bonefrac.evaluate.compare import compare, find_eval_json
-
-
-def _eval(value: float) -> dict:
-    entry = {"value": value, "ci95": [value - 0.1, value + 0.1]}
-    return {
-        "format": "bonefrac.eval/1",
-        "data": {"split": "test"},
-        "box": {"mAP50": entry, "mAP50_95": entry, "precision": entry, "recall": entry},
-        "image": {
-            "auroc": entry,
-            "sensitivity": entry,
-            "specificity": entry,
-            "threshold": 0.3,
-            "roc": {"fpr": [0, 0.5, 1], "tpr": [0, value, 1]},
-        },
-        "froc": {"score": entry, "curve": {"fp_per_image": [0.1, 1, 4], "sensitivity": [0.2, value, 0.9]}},
-    }
+from bonefrac.evaluate.compare import compare, format_cell
+from bonefrac.evaluate.eval_file import find_eval_json, write_eval_report
+from bonefrac.evaluate.record import Metric
 
 
 @pytest.fixture
-def runs(tmp_path):
-    paths = []
-    for name, value in (("baseline", 0.5), ("bigger", 0.7)):
-        folder = tmp_path / "runs" / "seed" / name / "weights" / "eval-test"
-        folder.mkdir(parents=True)
-        (folder / "eval.json").write_text(json.dumps(_eval(value)))
+def runs(tmp_path, random_case, prepare, eval_report):
+    """Two run folders, each with a real evaluation of a different random case in weights/eval-test/."""
+    paths, reports = [], []
+    for seed, name in ((1, "baseline"), (2, "bigger")):
+        report = eval_report(prepare(*random_case(seed, n_images=30)), threshold=0.3, resamples=30)
+        write_eval_report(report, tmp_path / "runs" / "seed" / name / "weights" / "eval-test" / "eval.json")
         paths.append(tmp_path / "runs" / "seed" / name)
-    return paths
+        reports.append(report)
+    return paths, reports
 
 
 def test_compare_writes_csv_and_plots(runs, tmp_path):
-    outcome = compare(runs, tmp_path / "cmp")
-    assert [r["name"] for r in outcome.rows] == ["seed/baseline", "seed/bigger"]
+    paths, reports = runs
+    outcome = compare(paths, tmp_path / "cmp")
+    assert [r.name for r in outcome.rows] == ["seed/baseline", "seed/bigger"]
     rows = list(csv.DictReader(outcome.csv_path.open()))
-    assert [float(r["mAP50"]) for r in rows] == [0.5, 0.7]
-    assert float(rows[1]["AUROC_ci_low"]) == pytest.approx(0.6)
+    assert [float(r["mAP50"]) for r in rows] == pytest.approx([r.box.map50.value for r in reports])
+    assert [float(r["frac-only mAP50"]) for r in rows] == pytest.approx(
+        [r.box_fractured_only.map50.value for r in reports]
+    )
+    assert float(rows[1]["AUROC_ci_low"]) == pytest.approx(reports[1].image.auroc.ci95[0])
+    assert float(rows[0]["threshold"]) == 0.3 and rows[0]["split"] == "test"
     for plot in outcome.plots:
         assert plot.read_bytes().startswith(b"\x89PNG")
 
@@ -60,6 +51,18 @@ def test_find_eval_json_errors(tmp_path, runs):
 
 def test_compare_rejects_other_json(tmp_path):
     path = tmp_path / "eval.json"
-    path.write_text('{"a": 1}')
-    with pytest.raises(EvaluationError, match="not a bonefrac eval.json"):
+    path.write_text(json.dumps({"a": 1}))
+    with pytest.raises(EvaluationError, match="not a bonefrac eval.json.*got no 'format' key"):
         compare([path], tmp_path / "out")
+
+
+@pytest.mark.parametrize(
+    ("metric", "text"),
+    [
+        (Metric(value=0.41234, ci95=(0.3, 0.52)), "0.412 [0.30-0.52]"),
+        (Metric(value=0.5), "0.500"),
+        (Metric(value=float("nan"), ci95=None), "n/a"),
+    ],
+)
+def test_format_cell(metric, text):
+    assert format_cell(metric) == text

@@ -56,8 +56,8 @@ def test_average_precision_hand_computed(case):
 
 def test_metrics_table_hand_computed(prepared):
     point = {k: float(v[0]) for k, v in prepared.metrics(ONE, 0.5).items()}
-    assert point["box.mAP50"] == pytest.approx(76 / 101)
-    assert point["box.mAP50_95"] == pytest.approx(0.6534653)
+    assert point["box.map50"] == pytest.approx(76 / 101)
+    assert point["box.map50_95"] == pytest.approx(0.6534653)
     # at 0.5: TP A and B, FP on A and C
     assert point["box.precision"] == pytest.approx(0.5)
     assert point["box.recall"] == pytest.approx(1.0)
@@ -136,8 +136,8 @@ def test_size_breakdown_recall(make_image):
     point = {k: float(v[0]) for k, v in prepared.metrics(np.ones((1, 1)), 0.5).items()}
     assert prepared.size_box_counts == {"small": 1, "medium": 0, "large": 1}
     assert point["size.small.recall"] == 1.0 and point["size.large.recall"] == 0.0
-    assert point["size.small.AP50"] == pytest.approx(1.0) and point["size.large.AP50"] == 0.0
-    assert np.isnan(point["size.medium.AP50"])
+    assert point["size.small.ap50"] == pytest.approx(1.0) and point["size.large.ap50"] == 0.0
+    assert np.isnan(point["size.medium.ap50"])
 
 
 def test_weights_equal_duplicated_images(random_case):

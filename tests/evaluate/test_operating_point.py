@@ -5,16 +5,16 @@ import json
 import numpy as np
 import pytest
 
+from bonefrac.card.record import ModelCard, OperatingPoint, read_model_card, write_model_card
 from bonefrac.errors import EvaluationError, ModelError
 from bonefrac.evaluate.evaluator import DetectionEvaluator
 from bonefrac.evaluate.operating_point import (
-    OperatingChoice,
     choose_operating_point,
     threshold_for_max_f1,
     threshold_for_sensitivity,
     write_operating_point,
 )
-from bonefrac.model_card import ModelCard, OperatingPoint, read_model_card, write_model_card
+from bonefrac.evaluate.record import OperatingChoice
 
 SCORES = np.array([0.9, 0.7, 0.4, 0.2, 0.75, 0.3])
 POSITIVE = np.array([True, True, True, True, False, False])
@@ -108,10 +108,12 @@ def _write(weights, **kwargs):
         specificity=0.8,
         class_names=("fractured",),
         input_size=64,
-        summary={"split": "val", "mAP50": 0.5},
+        summary={"split": "val", "map50": 0.5},
     )
     defaults.update(kwargs)
-    return write_operating_point(weights, OperatingChoice(0.31, "target_sensitivity=0.9", "val"), **defaults)
+    return write_operating_point(
+        weights, OperatingChoice(threshold=0.31, rule="target_sensitivity=0.9", split="val"), **defaults
+    )
 
 
 def test_write_operating_point_creates_a_minimal_card(tmp_path):
@@ -120,7 +122,7 @@ def test_write_operating_point_creates_a_minimal_card(tmp_path):
     card = read_model_card(_write(weights))
     assert card.operating_point.threshold == 0.31 and card.operating_point.split == "val"
     assert card.operating_point.sensitivity == 0.9 and card.class_names == ["fractured"]
-    assert card.metrics["evaluation"]["mAP50"] == 0.5 and card.weights_sha256
+    assert card.metrics["evaluation"]["map50"] == 0.5 and card.weights_sha256
 
 
 def test_write_operating_point_updates_an_existing_card(tmp_path):

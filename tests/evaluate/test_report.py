@@ -9,10 +9,8 @@ import pytest
 from PIL import Image
 
 from bonefrac.evaluate.evaluator import DetectionEvaluator
-from bonefrac.evaluate.operating_point import OperatingChoice
 from bonefrac.evaluate.predictions import GroundTruth, ImagePrediction
 from bonefrac.evaluate.report import gallery_cases, write_report
-from bonefrac.evaluate.runner import compute_results
 from bonefrac.records import Detections
 
 
@@ -43,21 +41,6 @@ def prepared(tmp_path):
     return evaluator.evaluate()
 
 
-def _result(prepared):
-    result = compute_results(prepared, OperatingChoice(0.5, "fixed", "test"), resamples=50, seed=0)
-    result.update(
-        model={"weights": "/m/best.pt", "kind": "pt", "sha256": "ab" * 32, "imgsz": 64, "class_names": ["f"]},
-        data={
-            "yaml": "/d/data.yaml",
-            "split": "test",
-            "fingerprint": "cd" * 32,
-            "conf_floor": 0.001,
-            "skipped_images": [],
-        },
-    )
-    return result
-
-
 def test_gallery_cases_find_the_miss_and_the_false_alarms(prepared):
     misses, alarms = gallery_cases(prepared, 0.5)
     assert [m[0] for m in misses] == [1]
@@ -65,11 +48,13 @@ def test_gallery_cases_find_the_miss_and_the_false_alarms(prepared):
     assert "background image" in alarms[1][2] and "missed" in misses[0][2]
 
 
-def test_report_is_self_contained_html_with_plots_and_galleries(prepared, tmp_path):
-    path = write_report(_result(prepared), prepared, tmp_path / "report.html")
+def test_report_is_self_contained_html_with_plots_and_galleries(prepared, eval_report, tmp_path):
+    report = eval_report(prepared, resamples=50)
+    path = write_report(report, prepared, tmp_path / "report.html")
     text = path.read_text()
     for heading in (
         "Summary",
+        "Fractured images only",
         "Per class",
         "FROC",
         "By box size",
@@ -82,9 +67,15 @@ def test_report_is_self_contained_html_with_plots_and_galleries(prepared, tmp_pa
     for encoded in images:
         assert base64.b64decode(encoded).startswith(b"\x89PNG")
     assert "http://" not in text and "https://" not in text
+    fractured = report.box_fractured_only
+    assert fractured.images == 2 and f"only the {fractured.images} images" in text
+    # without the background image's false alarm, precision at 0.5 is 1 of 2 boxes instead of 1 of 3
+    assert fractured.precision.value == pytest.approx(1 / 2) and report.box.precision.value == pytest.approx(
+        1 / 3
+    )
 
 
-def test_report_survives_unreadable_gallery_image(prepared, tmp_path):
+def test_report_survives_unreadable_gallery_image(prepared, eval_report, tmp_path):
     Path(prepared.predictions[1].path).write_bytes(b"broken")
-    text = write_report(_result(prepared), prepared, tmp_path / "report.html").read_text()
+    text = write_report(eval_report(prepared), prepared, tmp_path / "report.html").read_text()
     assert "<h2>Worst misses</h2>" in text

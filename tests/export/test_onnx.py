@@ -9,12 +9,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from bonefrac.card.record import CARD_FILENAME, ModelCard, OperatingPoint, read_model_card, write_model_card
 from bonefrac.errors import ExportError, ModelError
 from bonefrac.export.onnx import INT8_FILENAME, MODEL_FILENAME, export_onnx
 from bonefrac.export.parity import check_parity, ultralytics_predict
 from bonefrac.export.samples import synthetic_samples
 from bonefrac.infer.predictor import Predictor, file_sha256
-from bonefrac.model_card import CARD_FILENAME, ModelCard, OperatingPoint, read_model_card, write_model_card
 
 
 @pytest.fixture(scope="module")

@@ -12,9 +12,9 @@ import numpy as np
 import pytest
 from infer_factories import head_from_boxes
 
+from bonefrac.card.record import CARD_FILENAME, ModelCard, OperatingPoint, write_model_card
 from bonefrac.errors import ModelError
 from bonefrac.infer.predictor import Predictor
-from bonefrac.model_card import CARD_FILENAME, ModelCard, OperatingPoint, write_model_card
 from bonefrac.records import Radiograph
 
 REPO = Path(__file__).resolve().parents[2]

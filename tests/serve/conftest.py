@@ -12,7 +12,7 @@ import pytest
 from fastapi.testclient import TestClient
 from PIL import Image
 
-from bonefrac.model_card import ModelCard
+from bonefrac.card.record import ModelCard
 from bonefrac.records import Detections, Radiograph
 from bonefrac.serve.app import create_app
 from bonefrac.serve.settings import ServeSettings

@@ -109,7 +109,7 @@ def test_default_model_matrix_holds_every_cell_to_the_anchor_budget():
 
 def test_cpu_default_model_recipe_is_the_shipped_models():
     """The recipe file and the shipped card agree on what was trained (input size, data, honest val)."""
-    from bonefrac.model_card import read_model_card
+    from bonefrac.card.record import read_model_card
 
     (planned,) = expand_matrix(
         load_experiment(REPO / "configs" / "experiments" / "default_model_cpu.yaml"), "cpu"

@@ -71,3 +71,72 @@ def test_collect_runs_accepts_single_run_folder(run_folder_factory):
     run = run_folder_factory("e", "a", 0, 0.3)
     (summary,) = collect_runs([run])
     assert (summary.experiment, summary.group, summary.seed, summary.state) == ("e", "a", 0, "finished")
+
+
+def _write_evaluation(run_dir, split="test", weights="best.pt"):
+    """An eval.json as `bonefrac evaluate --weights RUN/weights/<weights>` leaves it (one found fracture, one
+    missed, one false alarm on a background image)."""
+    from pathlib import Path
+
+    import numpy as np
+
+    from bonefrac.evaluate.eval_file import write_eval_report
+    from bonefrac.evaluate.evaluator import DetectionEvaluator
+    from bonefrac.evaluate.predictions import GroundTruth, ImagePrediction
+    from bonefrac.evaluate.record import DataInfo, EvalReport, ModelInfo, OperatingChoice
+    from bonefrac.evaluate.results import compute_results
+    from bonefrac.records import Detections
+
+    names = ("fractured",)
+    evaluator = DetectionEvaluator(names)
+    cases = [([[10, 10, 40, 40]], [[10, 10, 40, 40]]), ([[50, 50, 90, 90]], []), ([], [[5, 5, 30, 30]])]
+    for i, (gt, found) in enumerate(cases):
+        path = Path(f"/d/images/{split}/{i}.png")
+        boxes = np.asarray(found, float).reshape(-1, 4)
+        detections = Detections(boxes, np.full(len(boxes), 0.9), np.zeros(len(boxes), int), names)
+        truth = GroundTruth(path, 100, 100, np.asarray(gt, float).reshape(-1, 4), np.zeros(len(gt), int))
+        evaluator.process(ImagePrediction(path, 100, 100, detections), truth)
+    choice = OperatingChoice(threshold=0.5, rule="fixed", split=split)
+    report = EvalReport(
+        **dict(compute_results(evaluator.evaluate(), choice, resamples=0, seed=0)),
+        model=ModelInfo(
+            weights=str(run_dir / "weights" / weights),
+            kind="pt",
+            sha256="a" * 64,
+            imgsz=64,
+            class_names=["f"],
+        ),
+        data=DataInfo(
+            yaml="/d/data.yaml", split=split, fingerprint="b" * 64, conf_floor=0.001, skipped_images=[]
+        ),
+        produced_by={"bonefrac": "test"},
+        seconds=0.1,
+    )
+    write_eval_report(report, run_dir / "weights" / f"eval-{split}" / "eval.json")
+    return report
+
+
+def test_leaderboard_shows_the_fractured_only_map50_of_evaluated_runs(run_folder_factory, tmp_path):
+    evaluated = run_folder_factory("e", "a", 0, 0.3)
+    report = _write_evaluation(evaluated)
+    run_folder_factory("e", "a", 1, 0.5)  # not evaluated: left out of that column's mean
+    elsewhere = run_folder_factory("e", "b", 0, 0.2)
+    _write_evaluation(elsewhere, weights="last.pt")  # another weights file than the run's best.pt
+    rows, columns = leaderboard(collect_runs([tmp_path / "runs"]))
+    assert "test.map50_fractured_only" in columns and "val.map50_fractured_only" not in columns
+    by_group = {row.group: row for row in rows}
+    assert by_group["a"].mean["test.map50_fractured_only"] == pytest.approx(
+        report.box_fractured_only.map50.value
+    )
+    # 1 of 2 boxes found at precision 1 (the false alarm is on a background image): recall points 0 .. 0.5
+    assert report.box_fractured_only.map50.value == pytest.approx(51 / 101)
+    assert math.isnan(by_group["b"].mean["test.map50_fractured_only"])
+
+
+def test_an_unreadable_evaluation_is_left_out_of_the_leaderboard(run_folder_factory, tmp_path, caplog):
+    run_dir = run_folder_factory("e", "a", 0, 0.3)
+    (run_dir / "weights" / "eval-test").mkdir(parents=True)
+    (run_dir / "weights" / "eval-test" / "eval.json").write_text('{"format": "bonefrac.eval/1"}')
+    rows, columns = leaderboard(collect_runs([tmp_path / "runs"]))
+    assert "test.map50_fractured_only" not in columns and rows[0].mean["test.map50"] == pytest.approx(0.5)
+    assert "bonefrac.eval/1" in caplog.text

@@ -81,7 +81,7 @@ def make_analysis():
 def _make_analysis(
     boxes: list[list[float]], confidences: list[float], spacing: tuple[float, float] | None = None
 ) -> Analysis:
-    from bonefrac.model_card import ModelCard
+    from bonefrac.card.record import ModelCard
 
     radiograph = Radiograph(np.full((80, 100, 3), 90, np.uint8), "png", pixel_spacing_mm=spacing)
     detections = Detections(

@@ -49,7 +49,7 @@ def _png_pixels(data: bytes) -> np.ndarray:
 @pytest.fixture
 def stand_in_model(tiny_onnx_model: Path, tmp_path: Path) -> Path:
     """The tiny model with a model card that marks it a stand-in and sets its operating point to 0.3."""
-    from bonefrac.model_card import ModelCard, OperatingPoint, card_path_for, write_model_card
+    from bonefrac.card.record import ModelCard, OperatingPoint, card_path_for, write_model_card
 
     model = tmp_path / "stand_in" / "model.onnx"
     model.parent.mkdir()
@@ -199,7 +199,7 @@ def test_browser_demo_radiograph_with_the_shipped_model(launched, free_port, sub
     """What `make run` shows: the shipped FracAtlas model (no stand-in banner) and its demo radiographs."""
     from playwright.sync_api import expect, sync_playwright
 
-    from bonefrac.model_card import card_path_for, read_model_card
+    from bonefrac.card.record import card_path_for, read_model_card
     from bonefrac.ui.present import demo_images
 
     card = read_model_card(card_path_for(SHIPPED_MODEL))

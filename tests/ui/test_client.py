@@ -8,8 +8,8 @@ import httpx
 import numpy as np
 import pytest
 
+from bonefrac.card.record import ModelCard
 from bonefrac.errors import ModelError
-from bonefrac.model_card import ModelCard
 from bonefrac.ui.client import (
     HttpClient,
     ServiceError,

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from bonefrac.model_card import ModelCard, OperatingPoint
+from bonefrac.card.record import ModelCard, OperatingPoint
 from bonefrac.ui import present
 
 

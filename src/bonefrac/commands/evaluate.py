@@ -85,32 +85,37 @@ def evaluate(
     )
     options = build_config(EvaluateOptions, values, "bonefrac evaluate options")
     outcome = run_evaluation(options)
-    result = outcome.result
+    report = outcome.report
     from bonefrac.evaluate.compare import format_cell
 
-    table = Table(title=f"{weights.name} on {split} ({result['counts']['images']} images)")
+    table = Table(title=f"{weights.name} on {split} ({report.counts.images} images)")
     table.add_column("metric")
     table.add_column("value [95% CI]", justify="right")
+    fractured = report.box_fractured_only
+    only = f"fractured only ({fractured.images} images)"
     rows = [
-        ("box mAP50", result["box"]["mAP50"]),
-        ("box mAP50-95", result["box"]["mAP50_95"]),
-        ("box precision", result["box"]["precision"]),
-        ("box recall", result["box"]["recall"]),
-        ("image AUROC", result["image"]["auroc"]),
-        ("image sensitivity", result["image"]["sensitivity"]),
-        ("image specificity", result["image"]["specificity"]),
-        ("FROC score", result["froc"]["score"]),
+        ("box mAP50", report.box.map50),
+        ("box mAP50-95", report.box.map50_95),
+        ("box precision", report.box.precision),
+        ("box recall", report.box.recall),
+        (f"box mAP50, {only}", fractured.map50),
+        (f"box mAP50-95, {only}", fractured.map50_95),
+        (f"box precision, {only}", fractured.precision),
+        ("image AUROC", report.image.auroc),
+        ("image sensitivity", report.image.sensitivity),
+        ("image specificity", report.image.specificity),
+        ("FROC score", report.froc.score),
     ]
-    for label, entry in rows:
-        table.add_row(label, format_cell(entry))
-    ultra = result["box"].get("ultralytics")
-    if ultra and "error" not in ultra:
-        table.add_row("ultralytics mAP50 / mAP50-95", f"{ultra['mAP50']:.3f} / {ultra['mAP50_95']:.3f}")
+    for label, metric in rows:
+        table.add_row(label, format_cell(metric))
+    ultra = report.box.ultralytics
+    if ultra is not None and ultra.map50 is not None and ultra.map50_95 is not None:
+        table.add_row("ultralytics mAP50 / mAP50-95", f"{ultra.map50:.3f} / {ultra.map50_95:.3f}")
     console.print(table)
-    op = result["operating_point"]
+    op = report.operating_point
     console.print(
-        f"operating point: threshold {op['threshold']:.4f} ({op['rule']}, split {op['split']})"
-        + (f" - {op['note']}" if op["note"] else "")
+        f"operating point: threshold {op.threshold:.4f} ({op.rule}, split {op.split})"
+        + (f" - {op.note}" if op.note else "")
     )
     console.print(
         f"wrote {outcome.eval_json}"
@@ -132,71 +137,22 @@ def compare(
     table.add_column("name", overflow="fold")
     table.add_column("split")
     table.add_column("thr", justify="right")
-    for _, label in COMPARE_METRICS:
-        table.add_column(label, justify="right")
+    for column in COMPARE_METRICS:
+        table.add_column(column.label, justify="right")
     for row in outcome.rows:
-        thr = row["threshold"]
-        values = [(row["metrics"][key] or {}).get("value") for key, _ in COMPARE_METRICS]
+        thr = row.threshold
+        values = [row.metrics[column.key].value for column in COMPARE_METRICS]
         table.add_row(
-            row["name"],
-            str(row["split"]),
-            f"{thr:.3f}" if thr is not None else "n/a",
+            row.name,
+            row.split,
+            f"{thr:.3f}",
             *(f"{v:.3f}" if v is not None else "n/a" for v in values),
         )
     console.print(table)
     console.print(f"wrote {outcome.csv_path}, " + ", ".join(str(p) for p in outcome.plots))
 
 
-def model_card(
-    model_dir: Path = typer.Argument(..., help="Folder with model.onnx and model_card.json (from export)."),
-    test_eval: Path = typer.Option(
-        ..., "--test-eval", help="eval.json of the test split, evaluated with --rule card."
-    ),
-    val_eval: Path | None = typer.Option(
-        None, "--val-eval", help="eval.json of the split the operating point was chosen on."
-    ),
-    int8_test_eval: Path | None = typer.Option(
-        None, "--int8-test-eval", help="eval.json of model.int8.onnx on the test split."
-    ),
-    pt_test_eval: Path | None = typer.Option(
-        None,
-        "--pt-test-eval",
-        help="eval.json of the source .pt on the test split (ultralytics' own figures).",
-    ),
-    run: Path | None = typer.Option(None, "--run", help="The training run folder (runs/<experiment>/<run>)."),
-    name: str | None = typer.Option(None, "--name", help="Model name for the card."),
-    version: str | None = typer.Option(None, "--version", help="Model version for the card."),
-    int8_max_map50_drop: float = typer.Option(
-        0.01, "--int8-max-map50-drop", min=0.0, help="Remove model.int8.onnx when its test mAP50 drops more."
-    ),
-    anchor: bool = typer.Option(
-        False, "--anchor/--no-anchor", help="Compare with issue 8's FracAtlas anchor in MODEL_CARD.md."
-    ),
-) -> None:
-    """Fold test results into model_card.json and write the readable MODEL_CARD.md beside it."""
-    from bonefrac.model_card_doc import ISSUE8_ANCHOR, publish_model_card
-
-    published = publish_model_card(
-        model_dir,
-        test_eval,
-        val_eval=val_eval,
-        int8_test_eval=int8_test_eval,
-        run_dir=run,
-        name=name,
-        version=version,
-        anchor=ISSUE8_ANCHOR if anchor else None,
-        pt_test_eval=pt_test_eval,
-        int8_max_map50_drop=int8_max_map50_drop,
-    )
-    console.print(f"wrote {published.card_path} and {published.markdown_path}")
-    quantization = published.card.quantization or {}
-    if "shipped" in quantization:
-        verdict = "kept" if quantization["shipped"] else "removed (it lost accuracy)"
-        console.print(f"int8 model {verdict}: {quantization['decision']}")
-
-
 def register(app: typer.Typer) -> None:
     """Add `evaluate` and `compare` to the root app (one line in cli.py)."""
     app.command("evaluate")(evaluate)
     app.command("compare")(compare)
-    app.command("model-card")(model_card)

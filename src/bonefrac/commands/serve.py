@@ -21,7 +21,7 @@ def serve(
     /metrics, /docs. Every other setting comes from BONEFRAC_* variables (see docs/serve.md)."""
     import uvicorn
 
-    from bonefrac.model_card import card_path_for, read_model_card
+    from bonefrac.card.record import card_path_for, read_model_card
     from bonefrac.serve.app import create_app
     from bonefrac.serve.json_logging import configure_service_logging
     from bonefrac.serve.settings import load_settings

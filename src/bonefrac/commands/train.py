@@ -92,6 +92,7 @@ TABLE_COLUMNS = {
     "val.map50_95": "val mAP50-95",
     "test.map50": "test mAP50",
     "test.map50_95": "test mAP50-95",
+    "test.map50_fractured_only": "test mAP50 fractured-only",
 }
 
 

@@ -53,12 +53,20 @@ def bootstrap_intervals(
     seed: int,
     mask: np.ndarray | None = None,
     level: float = 0.95,
+    within: np.ndarray | None = None,
 ) -> dict[str, tuple[float, float] | None]:
     """Percentile intervals of every metric `compute(weights)` returns, over `resamples` image resamples.
 
-    `mask` (0/1 per image) restricts each resample to a group of images (a metadata breakdown).
+    `mask` (0/1 per image) keeps a group's images out of resamples of the whole split (a metadata breakdown:
+    the group's size varies between resamples). `within` (0/1 per image) resamples only those images, as a
+    test set of their own (the fractured-only protocol: always as many images as the set has).
     """
-    weights = resample_weights(n_images, resamples, seed)
+    if within is not None:
+        chosen = np.flatnonzero(np.asarray(within, dtype=bool))
+        weights = np.zeros((resamples, n_images))
+        weights[:, chosen] = resample_weights(chosen.size, resamples, seed)
+    else:
+        weights = resample_weights(n_images, resamples, seed)
     if mask is not None:
         weights = weights * np.asarray(mask, dtype=np.float64)[None, :]
     collected: dict[str, list[np.ndarray]] = {}

@@ -5,70 +5,61 @@ Writes a table, compare.csv and plots."""
 from __future__ import annotations
 
 import csv
-import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from bonefrac.errors import EvaluationError
+from bonefrac.evaluate.eval_file import find_eval_json, read_eval_report
+from bonefrac.evaluate.record import EvalReport, Metric
 
-# (dotted path in eval.json, column label)
-COMPARE_METRICS: list[tuple[str, str]] = [
-    ("box.mAP50", "mAP50"),
-    ("box.mAP50_95", "mAP50-95"),
-    ("box.precision", "precision"),
-    ("box.recall", "recall"),
-    ("image.auroc", "AUROC"),
-    ("image.sensitivity", "sensitivity"),
-    ("image.specificity", "specificity"),
-    ("froc.score", "FROC"),
-]
+
+@dataclass(frozen=True)
+class CompareColumn:
+    key: str  # where the metric lives in eval.json
+    label: str  # column header (table, CSV, plot)
+    pick: Callable[[EvalReport], Metric]
+
+
+COMPARE_METRICS: tuple[CompareColumn, ...] = (
+    CompareColumn("box.map50", "mAP50", lambda r: r.box.map50),
+    CompareColumn("box.map50_95", "mAP50-95", lambda r: r.box.map50_95),
+    CompareColumn("box_fractured_only.map50", "frac-only mAP50", lambda r: r.box_fractured_only.map50),
+    CompareColumn(
+        "box_fractured_only.map50_95", "frac-only mAP50-95", lambda r: r.box_fractured_only.map50_95
+    ),
+    CompareColumn("box.precision", "precision", lambda r: r.box.precision),
+    CompareColumn("box.recall", "recall", lambda r: r.box.recall),
+    CompareColumn("image.auroc", "AUROC", lambda r: r.image.auroc),
+    CompareColumn("image.sensitivity", "sensitivity", lambda r: r.image.sensitivity),
+    CompareColumn("image.specificity", "specificity", lambda r: r.image.specificity),
+    CompareColumn("froc.score", "FROC", lambda r: r.froc.score),
+)
+
+
+@dataclass(frozen=True)
+class CompareRow:
+    """One evaluation in the comparison: its short name and the compared metrics by column key."""
+
+    name: str
+    path: Path
+    report: EvalReport
+    metrics: dict[str, Metric]
+
+    @property
+    def split(self) -> str:
+        return self.report.data.split
+
+    @property
+    def threshold(self) -> float:
+        return self.report.image.threshold
 
 
 @dataclass(frozen=True)
 class CompareOutcome:
-    rows: list[dict[str, Any]]
+    rows: list[CompareRow]
     csv_path: Path
     plots: list[Path]
-
-
-def find_eval_json(path: Path) -> Path:
-    """An eval.json file itself, or the one eval.json inside a folder (searched recursively)."""
-    path = Path(path)
-    if path.is_file():
-        return path
-    if path.is_dir():
-        direct = path / "eval.json"
-        if direct.is_file():
-            return direct
-        found = sorted(path.rglob("eval.json"))
-        if len(found) == 1:
-            return found[0]
-        if len(found) > 1:
-            listed = ", ".join(str(p) for p in found[:5])
-            raise EvaluationError(f"{path} holds {len(found)} eval.json files ({listed}); name one of them")
-        raise EvaluationError(f"no eval.json in {path}; run `bonefrac evaluate` on its weights first")
-    raise EvaluationError(f"not found: {path} (expected an eval.json or a folder that holds one)")
-
-
-def _get(result: dict[str, Any], dotted: str) -> dict[str, Any] | None:
-    node: Any = result
-    for part in dotted.split("."):
-        if not isinstance(node, dict) or part not in node:
-            return None
-        node = node[part]
-    return node if isinstance(node, dict) else {"value": node, "ci95": None}
-
-
-def load_eval(path: Path) -> dict[str, Any]:
-    try:
-        result = json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
-        raise EvaluationError(f"cannot read {path}: {exc}") from exc
-    if not isinstance(result, dict) or not str(result.get("format", "")).startswith("bonefrac.eval/"):
-        raise EvaluationError(f"{path} is not a bonefrac eval.json (no 'format': 'bonefrac.eval/...')")
-    return result
 
 
 def _names(paths: Sequence[Path]) -> list[str]:
@@ -88,47 +79,44 @@ def compare(inputs: Sequence[Path], out_dir: Path) -> CompareOutcome:
     if not inputs:
         raise EvaluationError("compare needs at least one eval.json or run folder")
     paths = [find_eval_json(Path(p)) for p in inputs]
-    results = [load_eval(p) for p in paths]
-    rows = []
-    for name, path, result in zip(_names(paths), paths, results, strict=True):
-        rows.append(
-            {
-                "name": name,
-                "path": str(path),
-                "split": result.get("data", {}).get("split"),
-                "threshold": result.get("image", {}).get("threshold"),
-                "metrics": {key: _get(result, key) for key, _ in COMPARE_METRICS},
-            }
-        )
+    reports = [read_eval_report(p) for p in paths]
+    rows = [
+        CompareRow(name, path, report, {c.key: c.pick(report) for c in COMPARE_METRICS})
+        for name, path, report in zip(_names(paths), paths, reports, strict=True)
+    ]
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     csv_path = out_dir / "compare.csv"
     with csv_path.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
         header = ["name", "split", "threshold"]
-        for _, label in COMPARE_METRICS:
-            header += [label, f"{label}_ci_low", f"{label}_ci_high"]
+        for column in COMPARE_METRICS:
+            header += [column.label, f"{column.label}_ci_low", f"{column.label}_ci_high"]
         writer.writerow(header + ["path"])
         for row in rows:
-            line = [row["name"], row["split"], row["threshold"]]
-            for key, _ in COMPARE_METRICS:
-                entry = row["metrics"][key] or {}
-                ci = entry.get("ci95") or [None, None]
-                line += [entry.get("value"), ci[0], ci[1]]
-            writer.writerow(line + [row["path"]])
+            line: list[object] = [row.name, row.split, row.threshold]
+            for column in COMPARE_METRICS:
+                metric = row.metrics[column.key]
+                low, high = metric.ci95 or (None, None)
+                line += [metric.value, low, high]
+            writer.writerow(line + [str(row.path)])
     from bonefrac.evaluate import plots
 
     bars = out_dir / "compare_metrics.png"
-    bars.write_bytes(plots.compare_bars_png(rows, COMPARE_METRICS))
-    curves = out_dir / "compare_curves.png"
-    curves.write_bytes(
-        plots.compare_curves_png([(r["name"], res) for r, res in zip(rows, results, strict=True)])
+    bars.write_bytes(
+        plots.compare_bars_png(
+            [(row.name, [row.metrics[c.key] for c in COMPARE_METRICS]) for row in rows],
+            [c.label for c in COMPARE_METRICS],
+        )
     )
+    curves = out_dir / "compare_curves.png"
+    curves.write_bytes(plots.compare_curves_png([(row.name, row.report) for row in rows]))
     return CompareOutcome(rows=rows, csv_path=csv_path, plots=[bars, curves])
 
 
-def format_cell(entry: dict[str, Any] | None) -> str:
-    if not entry or entry.get("value") is None:
+def format_cell(metric: Metric) -> str:
+    """'0.412 [0.31-0.52]', or 'n/a' when undefined."""
+    if metric.value is None:
         return "n/a"
-    ci = entry.get("ci95")
-    return f"{entry['value']:.3f}" + (f" [{ci[0]:.2f}-{ci[1]:.2f}]" if ci else "")
+    ci = metric.ci95
+    return f"{metric.value:.3f}" + (f" [{ci[0]:.2f}-{ci[1]:.2f}]" if ci else "")

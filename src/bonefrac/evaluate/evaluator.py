@@ -69,13 +69,13 @@ class PreparedEvaluation:
         ap50, ap = [], []
         for name, table in zip(self.class_names, self.class_tables, strict=True):
             values = m.average_precision(table, w, self.settings.max_dets)
-            out[f"box.AP50.{name}"], out[f"box.AP50_95.{name}"] = values[:, 0], _nanmean(values, axis=1)
+            out[f"box.ap50.{name}"], out[f"box.ap50_95.{name}"] = values[:, 0], _nanmean(values, axis=1)
             ap50.append(values[:, 0])
-            ap.append(out[f"box.AP50_95.{name}"])
+            ap.append(out[f"box.ap50_95.{name}"])
             p, r, f1 = m.box_precision_recall_f1(_at_iou(table, iou), w, threshold, iou)
             out[f"box.precision.{name}"], out[f"box.recall.{name}"], out[f"box.f1.{name}"] = p, r, f1
-        out["box.mAP50"] = _nanmean(np.stack(ap50, axis=1), axis=1)
-        out["box.mAP50_95"] = _nanmean(np.stack(ap, axis=1), axis=1)
+        out["box.map50"] = _nanmean(np.stack(ap50, axis=1), axis=1)
+        out["box.map50_95"] = _nanmean(np.stack(ap, axis=1), axis=1)
         out["box.precision"], out["box.recall"], out["box.f1"] = m.box_precision_recall_f1(
             self.pooled, w, threshold, iou
         )
@@ -91,8 +91,8 @@ class PreparedEvaluation:
             values = np.stack(
                 [m.average_precision(t, w, self.settings.max_dets) for t in self.size_tables[size]], axis=1
             )
-            out[f"size.{size}.AP50"] = _nanmean(values[:, :, 0], axis=1)
-            out[f"size.{size}.AP50_95"] = _nanmean(_nanmean(values, axis=2), axis=1)
+            out[f"size.{size}.ap50"] = _nanmean(values[:, :, 0], axis=1)
+            out[f"size.{size}.ap50_95"] = _nanmean(_nanmean(values, axis=2), axis=1)
             out[f"size.{size}.recall"] = m.box_precision_recall_f1(self.size_pooled[size], w, threshold, iou)[
                 1
             ]

@@ -5,41 +5,21 @@ from __future__ import annotations
 import hashlib
 import logging
 import math
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
 
+from bonefrac.card.record import ModelCard, OperatingPoint, card_path_for, read_model_card, write_model_card
 from bonefrac.errors import EvaluationError, ModelError
 from bonefrac.evaluate import metrics as m
 from bonefrac.evaluate.evaluator import PreparedEvaluation
-from bonefrac.model_card import ModelCard, OperatingPoint, card_path_for, read_model_card, write_model_card
+from bonefrac.evaluate.record import OperatingChoice
 
 logger = logging.getLogger(__name__)
 
 Rule = Literal["target-sensitivity", "max-f1", "card", "fixed"]
 RULES: tuple[str, ...] = ("target-sensitivity", "max-f1", "card", "fixed")
-
-
-@dataclass(frozen=True)
-class OperatingChoice:
-    """A threshold and how it was found."""
-
-    threshold: float
-    rule: str  # as written into the card: "target_sensitivity=0.9", "max_f1", "fixed", or the card's own
-    split: str | None
-    reached: bool = True  # False when the target sensitivity cannot be reached at any threshold
-    note: str = ""
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "threshold": self.threshold,
-            "rule": self.rule,
-            "split": self.split,
-            "reached": self.reached,
-            "note": self.note,
-        }
 
 
 def threshold_for_sensitivity(
@@ -92,13 +72,21 @@ def choose_operating_point(
         )
         if note:
             logger.warning(note)
-        return OperatingChoice(threshold, f"target_sensitivity={target_sensitivity:g}", split, reached, note)
+        return OperatingChoice(
+            threshold=threshold,
+            rule=f"target_sensitivity={target_sensitivity:g}",
+            split=split,
+            reached=reached,
+            note=note,
+        )
     if rule == "max-f1":
-        return OperatingChoice(threshold_for_max_f1(prepared, conf_floor), "max_f1", split)
+        return OperatingChoice(
+            threshold=threshold_for_max_f1(prepared, conf_floor), rule="max_f1", split=split
+        )
     if rule == "fixed":
         if fixed_threshold is None or not 0.0 <= fixed_threshold <= 1.0:
             raise EvaluationError(f"rule 'fixed' needs --threshold in [0, 1], got {fixed_threshold}")
-        return OperatingChoice(float(fixed_threshold), "fixed", split)
+        return OperatingChoice(threshold=float(fixed_threshold), rule="fixed", split=split)
     if rule == "card":
         if card_path is None or not card_path.is_file():
             raise EvaluationError(
@@ -106,7 +94,9 @@ def choose_operating_point(
                 "does not exist; choose one first (e.g. on the val split with --rule target-sensitivity)"
             )
         point = read_model_card(card_path).operating_point
-        return OperatingChoice(point.threshold, point.rule, point.split, note=f"from {card_path}")
+        return OperatingChoice(
+            threshold=point.threshold, rule=point.rule, split=point.split, note=f"from {card_path}"
+        )
     raise EvaluationError(f"unknown operating-point rule {rule!r}; choose one of {', '.join(RULES)}")
 
 

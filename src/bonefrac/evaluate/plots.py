@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import io
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from bonefrac.evaluate.record import EvalReport, Metric
 
 
 def _figure(width: float = 5.0, height: float = 4.0):  # noqa: ANN202 - matplotlib types
@@ -29,19 +32,19 @@ def _png(fig) -> bytes:  # noqa: ANN001
     return buffer.getvalue()
 
 
-def _fmt(entry: dict[str, Any]) -> str:
-    value, ci = entry.get("value"), entry.get("ci95")
+def _fmt(metric: Metric) -> str:
+    value, ci = metric.value, metric.ci95
     if value is None:
         return "n/a"
     return f"{value:.3f}" + (f" [{ci[0]:.3f}, {ci[1]:.3f}]" if ci else "")
 
 
-def pr_curve_png(result: dict[str, Any]) -> bytes:
+def pr_curve_png(report: EvalReport) -> bytes:
     fig, ax = _figure()
-    for name, curve in result["box"]["pr_curves"].items():
-        ap = _fmt(result["box"]["per_class"][name]["AP50"])
-        line = ax.plot(curve["recall_points"], curve["interpolated_precision"], label=f"{name} AP50 {ap}")[0]
-        ax.plot(curve["recall"], curve["precision"], alpha=0.35, color=line.get_color(), linewidth=0.8)
+    for name, curve in report.box.pr_curves.items():
+        ap = _fmt(report.box.per_class[name].ap50)
+        line = ax.plot(curve.recall_points, curve.interpolated_precision, label=f"{name} AP50 {ap}")[0]
+        ax.plot(curve.recall, curve.precision, alpha=0.35, color=line.get_color(), linewidth=0.8)
     ax.set(
         xlabel="recall",
         ylabel="precision",
@@ -53,19 +56,19 @@ def pr_curve_png(result: dict[str, Any]) -> bytes:
     return _png(fig)
 
 
-def roc_png(result: dict[str, Any]) -> bytes:
-    image = result["image"]
+def roc_png(report: EvalReport) -> bytes:
+    image = report.image
     fig, ax = _figure()
-    ax.plot(image["roc"]["fpr"], image["roc"]["tpr"], label=f"AUROC {_fmt(image['auroc'])}")
+    ax.plot(image.roc.fpr, image.roc.tpr, label=f"AUROC {_fmt(image.auroc)}")
     ax.plot([0, 1], [0, 1], linestyle="--", color="grey", linewidth=0.8)
-    sens, spec = image["sensitivity"]["value"], image["specificity"]["value"]
+    sens, spec = image.sensitivity.value, image.specificity.value
     if sens is not None and spec is not None:
         ax.scatter(
             [1 - spec],
             [sens],
             color="red",
             zorder=3,
-            label=f"threshold {image['threshold']:.3f}: sens {sens:.2f}, spec {spec:.2f}",
+            label=f"threshold {image.threshold:.3f}: sens {sens:.2f}, spec {spec:.2f}",
         )
     ax.set(
         xlabel="1 - specificity (background images called positive)",
@@ -78,16 +81,15 @@ def roc_png(result: dict[str, Any]) -> bytes:
     return _png(fig)
 
 
-def froc_png(result: dict[str, Any]) -> bytes:
-    froc = result["froc"]
+def froc_png(report: EvalReport) -> bytes:
+    froc = report.froc
     fig, ax = _figure()
-    curve = froc["curve"]
-    x = np.maximum(np.asarray(curve["fp_per_image"], dtype=float), 1e-3)
-    ax.plot(x, curve["sensitivity"], label=f"FROC score {_fmt(froc['score'])}")
-    rates = [p["fp_per_image"] for p in froc["points"]]
-    values = [p["sensitivity"]["value"] or 0.0 for p in froc["points"]]
-    lows = [v - (p["sensitivity"]["ci95"] or [v, v])[0] for v, p in zip(values, froc["points"], strict=True)]
-    highs = [(p["sensitivity"]["ci95"] or [v, v])[1] - v for v, p in zip(values, froc["points"], strict=True)]
+    x = np.maximum(np.asarray(froc.curve.fp_per_image, dtype=float), 1e-3)
+    ax.plot(x, froc.curve.sensitivity, label=f"FROC score {_fmt(froc.score)}")
+    rates = [p.fp_per_image for p in froc.points]
+    values = [p.sensitivity.value or 0.0 for p in froc.points]
+    lows = [v - (p.sensitivity.ci95 or (v, v))[0] for v, p in zip(values, froc.points, strict=True)]
+    highs = [(p.sensitivity.ci95 or (v, v))[1] - v for v, p in zip(values, froc.points, strict=True)]
     ax.errorbar(
         rates, values, yerr=[lows, highs], fmt="o", color="red", capsize=3, label="sensitivity at rate"
     )
@@ -103,11 +105,11 @@ def froc_png(result: dict[str, Any]) -> bytes:
     return _png(fig)
 
 
-def confusion_png(result: dict[str, Any]) -> bytes:
-    image, box = result["image"]["confusion"], result["box"]["confusion"]
+def confusion_png(report: EvalReport) -> bytes:
+    image, box = report.image.confusion, report.box.confusion
     fig, ax = _figure(4.6, 3.8)
     ax.grid(False)
-    matrix = np.array([[image["tp"], image["fn"]], [image["fp"], image["tn"]]])
+    matrix = np.array([[image.tp, image.fn], [image.fp, image.tn]])
     ax.imshow(matrix, cmap="Blues")
     for (i, j), value in np.ndenumerate(matrix):
         ax.text(
@@ -122,24 +124,21 @@ def confusion_png(result: dict[str, Any]) -> bytes:
     ax.set_xticks([0, 1], ["called fracture", "called normal"])
     ax.set_yticks([0, 1], ["has fracture", "background"])
     ax.set_title(
-        f"Images at threshold {result['image']['threshold']:.3f}\n"
-        f"boxes: TP {box['tp']}, FP {box['fp']}, FN {box['fn']}",
+        f"Images at threshold {report.image.threshold:.3f}\nboxes: TP {box.tp}, FP {box.fp}, FN {box.fn}",
         fontsize=10,
     )
     return _png(fig)
 
 
-def threshold_png(result: dict[str, Any]) -> bytes:
+def threshold_png(report: EvalReport) -> bytes:
     """Image-level sensitivity and specificity against the threshold, from the ROC points."""
-    roc = result["image"]["roc"]
-    thresholds = np.array([t if t is not None else np.nan for t in roc["thresholds"]], dtype=float)
+    roc = report.image.roc
+    thresholds = np.array([t if t is not None else np.nan for t in roc.thresholds], dtype=float)
     keep = np.isfinite(thresholds)
     fig, ax = _figure()
-    ax.step(thresholds[keep], np.asarray(roc["tpr"])[keep], where="post", label="sensitivity")
-    ax.step(thresholds[keep], 1 - np.asarray(roc["fpr"])[keep], where="post", label="specificity")
-    ax.axvline(
-        result["image"]["threshold"], color="red", linestyle="--", linewidth=1, label="operating point"
-    )
+    ax.step(thresholds[keep], np.asarray(roc.tpr)[keep], where="post", label="sensitivity")
+    ax.step(thresholds[keep], 1 - np.asarray(roc.fpr)[keep], where="post", label="specificity")
+    ax.axvline(report.image.threshold, color="red", linestyle="--", linewidth=1, label="operating point")
     ax.set(
         xlabel="confidence threshold",
         ylabel="rate",
@@ -151,26 +150,25 @@ def threshold_png(result: dict[str, Any]) -> bytes:
     return _png(fig)
 
 
-def compare_bars_png(rows: list[dict[str, Any]], metric_keys: list[tuple[str, str]]) -> bytes:
-    """Grouped bars with 95% intervals: one group per metric, one bar per evaluation."""
-    fig, ax = _figure(max(6.0, 1.2 * len(metric_keys) * max(1, len(rows)) / 2), 4.2)
+def compare_bars_png(rows: list[tuple[str, list[Metric]]], labels: list[str]) -> bytes:
+    """Grouped bars with 95% intervals: one group per metric (label), one bar per evaluation (name)."""
+    fig, ax = _figure(max(6.0, 1.2 * len(labels) * max(1, len(rows)) / 2), 4.2)
     width = 0.8 / max(1, len(rows))
-    for r, row in enumerate(rows):
+    for r, (name, metrics) in enumerate(rows):
         xs, ys, err_lo, err_hi = [], [], [], []
-        for k, (key, _) in enumerate(metric_keys):
-            entry = row["metrics"].get(key) or {}
-            value = entry.get("value")
+        for k, metric in enumerate(metrics):
+            value = metric.value
             if value is None:
                 continue
-            ci = entry.get("ci95") or [value, value]
+            ci = metric.ci95 or (value, value)
             xs.append(k + r * width)
             ys.append(value)
             err_lo.append(value - ci[0])
             err_hi.append(ci[1] - value)
-        ax.bar(xs, ys, width=width, yerr=[err_lo, err_hi], capsize=2, label=row["name"])
+        ax.bar(xs, ys, width=width, yerr=[err_lo, err_hi], capsize=2, label=name)
     ax.set_xticks(
-        [k + 0.4 - width / 2 for k in range(len(metric_keys))],
-        [label for _, label in metric_keys],
+        [k + 0.4 - width / 2 for k in range(len(labels))],
+        labels,
         rotation=20,
         fontsize=8,
     )
@@ -179,17 +177,17 @@ def compare_bars_png(rows: list[dict[str, Any]], metric_keys: list[tuple[str, st
     return _png(fig)
 
 
-def compare_curves_png(results: list[tuple[str, dict[str, Any]]]) -> bytes:
+def compare_curves_png(reports: list[tuple[str, EvalReport]]) -> bytes:
     """ROC and FROC of several evaluations on one figure."""
     import matplotlib.pyplot as plt
 
     fig, (roc_ax, froc_ax) = plt.subplots(1, 2, figsize=(10, 4), dpi=100)
-    for name, result in results:
-        roc = result["image"]["roc"]
-        auc = result["image"]["auroc"]["value"]
-        roc_ax.plot(roc["fpr"], roc["tpr"], label=f"{name} ({auc:.3f})" if auc is not None else name)
-        curve = result["froc"]["curve"]
-        froc_ax.plot(np.maximum(curve["fp_per_image"], 1e-3), curve["sensitivity"], label=name)
+    for name, report in reports:
+        roc = report.image.roc
+        auc = report.image.auroc.value
+        roc_ax.plot(roc.fpr, roc.tpr, label=f"{name} ({auc:.3f})" if auc is not None else name)
+        curve = report.froc.curve
+        froc_ax.plot(np.maximum(curve.fp_per_image, 1e-3), curve.sensitivity, label=name)
     roc_ax.plot([0, 1], [0, 1], linestyle="--", color="grey", linewidth=0.8)
     roc_ax.set(xlabel="1 - specificity", ylabel="sensitivity", title="Image-level ROC (AUROC)")
     froc_ax.set_xscale("log", base=2)

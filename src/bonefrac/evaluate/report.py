@@ -7,7 +7,6 @@ import html
 import io
 import logging
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 from PIL import Image, ImageDraw
@@ -15,6 +14,7 @@ from PIL import Image, ImageDraw
 from bonefrac.evaluate import plots
 from bonefrac.evaluate.evaluator import PreparedEvaluation
 from bonefrac.evaluate.matching import match_image
+from bonefrac.evaluate.record import EvalReport, Metric
 
 logger = logging.getLogger(__name__)
 
@@ -32,10 +32,8 @@ figcaption{font-size:12px}.note{color:#555;font-size:13px}
 """
 
 
-def _fmt(entry: Any) -> str:
-    if not isinstance(entry, dict):
-        return html.escape(str(entry))
-    value, ci = entry.get("value"), entry.get("ci95")
+def _fmt(metric: Metric) -> str:
+    value, ci = metric.value, metric.ci95
     if value is None:
         return "n/a"
     return f"{value:.3f}" + (f" <small>[{ci[0]:.2f}, {ci[1]:.2f}]</small>" if ci else "")
@@ -159,71 +157,95 @@ def _gallery(prepared: PreparedEvaluation, cases: list[tuple], threshold: float)
     return f'<div class="gallery">{"".join(figures)}</div>'
 
 
-def render_html(result: dict[str, Any], prepared: PreparedEvaluation | None) -> str:
-    box, image, froc = result["box"], result["image"], result["froc"]
-    model, data, counts = result["model"], result["data"], result["counts"]
-    op = result["operating_point"]
+def render_html(report: EvalReport, prepared: PreparedEvaluation | None) -> str:
+    box, image, froc, fractured = report.box, report.image, report.froc, report.box_fractured_only
+    model, data, counts, op = report.model, report.data, report.counts, report.operating_point
+    bootstrap = report.settings.bootstrap
     parts = [
         f"<!doctype html><html><head><meta charset='utf-8'><title>bonefrac evaluation</title>"
         f"<style>{_STYLE}</style></head><body>"
     ]
     parts.append(
-        f"<h1>Evaluation of {html.escape(Path(model['weights']).name)} on split "
-        f"'{html.escape(data['split'])}'</h1>"
+        f"<h1>Evaluation of {html.escape(Path(model.weights).name)} on split '{html.escape(data.split)}'</h1>"
     )
     parts.append(
-        f"<p class='note'>Weights {html.escape(model['weights'])} ({model['kind']}, sha256 "
-        f"{model['sha256'][:16]}..., input {model['imgsz']}). Data {html.escape(data['yaml'])} "
-        f"(fingerprint {data['fingerprint'][:16]}...). {counts['images']} images: "
-        f"{counts['positive_images']} with fractures ({counts['boxes']} boxes), "
-        f"{counts['background_images']} without. Values with 95% bootstrap intervals in brackets "
-        f"({result['settings']['bootstrap']['resamples']} image resamples, seed "
-        f"{result['settings']['bootstrap']['seed']}). Research use only; not a medical device.</p>"
+        f"<p class='note'>Weights {html.escape(model.weights)} ({model.kind}, sha256 "
+        f"{model.sha256[:16]}..., input {model.imgsz}). Data {html.escape(data.yaml)} "
+        f"(fingerprint {data.fingerprint[:16]}...). {counts.images} images: "
+        f"{counts.positive_images} with fractures ({counts.boxes} boxes), "
+        f"{counts.background_images} without. Values with 95% bootstrap intervals in brackets "
+        f"({bootstrap.resamples} image resamples, seed {bootstrap.seed}). "
+        "Research use only; not a medical device.</p>"
     )
-    if data["skipped_images"]:
+    if data.skipped_images:
         parts.append(
-            f"<p class='note'>Skipped (unreadable): {html.escape('; '.join(data['skipped_images']))}</p>"
+            f"<p class='note'>Skipped (unreadable): {html.escape('; '.join(data.skipped_images))}</p>"
         )
     parts.append(
-        f"<h2>Operating point</h2><p>Threshold <b>{op['threshold']:.4f}</b> by rule "
-        f"<code>{html.escape(op['rule'])}</code> chosen on split '{html.escape(str(op['split']))}'. "
-        f"{html.escape(op['note'])}</p>"
+        f"<h2>Operating point</h2><p>Threshold <b>{op.threshold:.4f}</b> by rule "
+        f"<code>{html.escape(op.rule)}</code> chosen on split '{html.escape(str(op.split))}'. "
+        f"{html.escape(op.note)}</p>"
     )
     parts.append(
         "<h2>Summary</h2>"
         + _table(
             ["metric", "value [95% CI]"],
             [
-                ["box mAP50 (COCO 101-point)", _fmt(box["mAP50"])],
-                ["box mAP50-95 (COCO 101-point)", _fmt(box["mAP50_95"])],
-                ["box precision at threshold (IoU 0.5)", _fmt(box["precision"])],
-                ["box recall at threshold (IoU 0.5)", _fmt(box["recall"])],
-                ["box F1 at threshold", _fmt(box["f1"])],
-                ["image AUROC", _fmt(image["auroc"])],
-                ["image sensitivity at threshold", _fmt(image["sensitivity"])],
-                ["image specificity at threshold", _fmt(image["specificity"])],
-                ["FROC score (mean sensitivity at 1/8..8 FP/image)", _fmt(froc["score"])],
+                ["box mAP50 (COCO 101-point)", _fmt(box.map50)],
+                ["box mAP50-95 (COCO 101-point)", _fmt(box.map50_95)],
+                ["box precision at threshold (IoU 0.5)", _fmt(box.precision)],
+                ["box recall at threshold (IoU 0.5)", _fmt(box.recall)],
+                ["box F1 at threshold", _fmt(box.f1)],
+                ["image AUROC", _fmt(image.auroc)],
+                ["image sensitivity at threshold", _fmt(image.sensitivity)],
+                ["image specificity at threshold", _fmt(image.specificity)],
+                ["FROC score (mean sensitivity at 1/8..8 FP/image)", _fmt(froc.score)],
             ],
         )
     )
-    ultra = box.get("ultralytics")
-    if ultra:
+    parts.append(
+        "<h2>Fractured images only</h2><p class='note'>Box metrics on only the "
+        f"{fractured.images} images with at least one fracture box ({fractured.boxes} boxes): the protocol "
+        "of the FracAtlas paper's fractured-only test set. Boxes on images without fractures are left out, "
+        "so precision and AP are higher than on all images; recall is the same. The bootstrap resamples "
+        "these images alone.</p>"
+        + _table(
+            ["metric (fractured images only)", "value [95% CI]"],
+            [
+                ["box mAP50 (COCO 101-point)", _fmt(fractured.map50)],
+                ["box mAP50-95 (COCO 101-point)", _fmt(fractured.map50_95)],
+                ["box precision at threshold (IoU 0.5)", _fmt(fractured.precision)],
+                ["box recall at threshold (IoU 0.5)", _fmt(fractured.recall)],
+                ["box F1 at threshold", _fmt(fractured.f1)],
+            ],
+        )
+    )
+    ultra = box.ultralytics
+    if ultra is not None:
         rows = (
-            [["error", html.escape(ultra["error"])]]
-            if "error" in ultra
-            else [[k, f"{ultra[k]:.3f}"] for k in ("mAP50", "mAP50_95", "precision", "recall")]
+            [["error", html.escape(ultra.error)]]
+            if ultra.error is not None
+            else [
+                [label, "n/a" if value is None else f"{value:.3f}"]
+                for label, value in (
+                    ("mAP50", ultra.map50),
+                    ("mAP50-95", ultra.map50_95),
+                    ("precision", ultra.precision),
+                    ("recall", ultra.recall),
+                )
+            ]
         )
         parts.append(
             f"<h3>ultralytics' own figures (labelled as such)</h3><p class='note'>"
-            f"{html.escape(ultra.get('source', ''))}</p>" + _table(["ultralytics metric", "value"], rows)
+            f"{html.escape(ultra.source)}</p>" + _table(["ultralytics metric", "value"], rows)
         )
     parts.append(
         "<h2>Per class</h2>"
         + _table(
             ["class", "AP50", "AP50-95", "precision", "recall", "F1"],
             [
-                [html.escape(c)] + [_fmt(v[k]) for k in ("AP50", "AP50_95", "precision", "recall", "f1")]
-                for c, v in box["per_class"].items()
+                [html.escape(c), *(_fmt(m) for m in (v.ap50, v.ap50_95, v.precision, v.recall, v.f1))]
+                for c, v in box.per_class.items()
             ],
         )
     )
@@ -231,55 +253,65 @@ def render_html(result: dict[str, Any], prepared: PreparedEvaluation | None) -> 
         "<h2>FROC</h2>"
         + _table(
             ["mean FP per image", "lesion sensitivity"],
-            [[f"{p['fp_per_image']:g}", _fmt(p["sensitivity"])] for p in froc["points"]],
+            [[f"{p.fp_per_image:g}", _fmt(p.sensitivity)] for p in froc.points],
         )
     )
-    bg = result["background"]
+    bg = report.background
     parts.append(
-        f"<h2>False positives on background images</h2><p>{bg['fp_boxes']} false-positive boxes on "
-        f"{bg['images']} background images ({_fmt(bg['fp_boxes_per_image'])} per image); "
-        f"{bg['images_with_fp']} background images with at least one box (rate "
-        f"{_fmt(bg['image_fp_rate'])}).</p>"
+        f"<h2>False positives on background images</h2><p>{bg.fp_boxes} false-positive boxes on "
+        f"{bg.images} background images ({_fmt(bg.fp_boxes_per_image)} per image); "
+        f"{bg.images_with_fp} background images with at least one box (rate "
+        f"{_fmt(bg.image_fp_rate)}).</p>"
     )
-    sizes = result["by_size"]
+    limits = report.by_size.limits
     parts.append(
         "<h2>By box size</h2><p class='note'>Relative to the image area: small "
-        f"{html.escape(sizes['limits']['small'])}; medium {html.escape(sizes['limits']['medium'])}; "
-        f"large {html.escape(sizes['limits']['large'])} (COCO's 32&sup2; and 96&sup2; px on 640&sup2;)."
+        f"{html.escape(limits.small)}; medium {html.escape(limits.medium)}; "
+        f"large {html.escape(limits.large)} (COCO's 32&sup2; and 96&sup2; px on 640&sup2;)."
         "</p>"
         + _table(
             ["size", "boxes", "AP50", "AP50-95", "recall at threshold"],
             [
-                [
-                    s,
-                    str(sizes[s]["boxes"]),
-                    _fmt(sizes[s]["AP50"]),
-                    _fmt(sizes[s]["AP50_95"]),
-                    _fmt(sizes[s]["recall"]),
-                ]
-                for s in ("small", "medium", "large")
+                [name, str(s.boxes), _fmt(s.ap50), _fmt(s.ap50_95), _fmt(s.recall)]
+                for name, s in report.by_size.sizes().items()
             ],
         )
     )
-    meta = result.get("by_metadata")
-    if meta:
-        columns = {
-            "box.mAP50": "mAP50",
-            "box.recall": "box recall",
-            "image.auroc": "AUROC",
-            "image.sensitivity": "sensitivity",
-            "image.specificity": "specificity",
-            "froc.score": "FROC",
-        }
-        keys = tuple(columns)
+    meta = report.by_metadata
+    if meta is not None:
         parts.append(
-            f"<h2>By {html.escape(meta['column'])}</h2><p class='note'>From {html.escape(meta['csv'])}; "
-            f"{meta['images_without_row']} images without a row.</p>"
+            f"<h2>By {html.escape(meta.column)}</h2><p class='note'>From {html.escape(meta.csv)}; "
+            f"{meta.images_without_row} images without a row.</p>"
             + _table(
-                ["group", "images", "with fracture", *columns.values()],
                 [
-                    [html.escape(g), str(v["images"]), str(v["positive_images"]), *(_fmt(v[k]) for k in keys)]
-                    for g, v in meta["groups"].items()
+                    "group",
+                    "images",
+                    "with fracture",
+                    "mAP50",
+                    "box recall",
+                    "AUROC",
+                    "sensitivity",
+                    "specificity",
+                    "FROC",
+                ],
+                [
+                    [
+                        html.escape(g),
+                        str(v.images),
+                        str(v.positive_images),
+                        *(
+                            _fmt(m)
+                            for m in (
+                                v.map50,
+                                v.box_recall,
+                                v.auroc,
+                                v.sensitivity,
+                                v.specificity,
+                                v.froc_score,
+                            )
+                        ),
+                    ]
+                    for g, v in meta.groups.items()
                 ],
             )
         )
@@ -292,22 +324,22 @@ def render_html(result: dict[str, Any], prepared: PreparedEvaluation | None) -> 
     ]
     parts.append(
         "<h2>Plots</h2><div class='plots'>"
-        + "".join(_img_tag(fn(result), alt) for fn, alt in figures)
+        + "".join(_img_tag(fn(report), alt) for fn, alt in figures)
         + "</div>"
     )
     if prepared is not None:
-        worst, alarms = gallery_cases(prepared, op["threshold"])
+        worst, alarms = gallery_cases(prepared, op.threshold)
         legend = (
             "<p class='note'>Green: ground truth. Labelled boxes: detections at or above the threshold. "
             "Yellow frame: the false alarm in question.</p>"
         )
-        parts.append("<h2>Worst misses</h2>" + legend + _gallery(prepared, worst, op["threshold"]))
-        parts.append("<h2>Most confident false alarms</h2>" + _gallery(prepared, alarms, op["threshold"]))
+        parts.append("<h2>Worst misses</h2>" + legend + _gallery(prepared, worst, op.threshold))
+        parts.append("<h2>Most confident false alarms</h2>" + _gallery(prepared, alarms, op.threshold))
     parts.append("</body></html>")
     return "\n".join(parts)
 
 
-def write_report(result: dict[str, Any], prepared: PreparedEvaluation | None, path: Path) -> Path:
+def write_report(report: EvalReport, prepared: PreparedEvaluation | None, path: Path) -> Path:
     path = Path(path)
-    path.write_text(render_html(result, prepared), encoding="utf-8")
+    path.write_text(render_html(report, prepared), encoding="utf-8")
     return path

@@ -9,13 +9,14 @@ from __future__ import annotations
 import logging
 import tempfile
 from pathlib import Path
-from typing import Any
+
+from bonefrac.evaluate.record import UltralyticsClass, UltralyticsFigures
 
 logger = logging.getLogger(__name__)
 
 
-def ultralytics_figures(weights: Path, data_yaml: Path, split: str, imgsz: int | None) -> dict[str, Any]:
-    """mAP50, mAP50-95, precision and recall from `YOLO(weights).val(...)`; {"error": ...} if it fails."""
+def ultralytics_figures(weights: Path, data_yaml: Path, split: str, imgsz: int | None) -> UltralyticsFigures:
+    """mAP50, mAP50-95, precision and recall from `YOLO(weights).val(...)`; only `error` set if it fails."""
     from bonefrac.ultralytics_env import prepare_ultralytics
 
     prepare_ultralytics()
@@ -42,21 +43,23 @@ def ultralytics_figures(weights: Path, data_yaml: Path, split: str, imgsz: int |
         box = result.box
         names = result.names
         per_class = {
-            str(names[int(c)]): {"AP50": float(box.all_ap[i, 0]), "AP50_95": float(box.all_ap[i].mean())}
+            str(names[int(c)]): UltralyticsClass(
+                ap50=float(box.all_ap[i, 0]), ap50_95=float(box.all_ap[i].mean())
+            )
             for i, c in enumerate(box.ap_class_index)
         }
     except Exception as exc:  # a failing side figure must not lose the project's own evaluation
         logger.warning("ultralytics validation failed: %s", exc)
-        return {"error": str(exc)}
-    return {
-        "source": "ultralytics model.val (its own interpolation; P and R at its max-F1 confidence)",
-        "version": _ultralytics_version(),
-        "mAP50": float(box.map50),
-        "mAP50_95": float(box.map),
-        "precision": float(box.mp),
-        "recall": float(box.mr),
-        "per_class": per_class,
-    }
+        return UltralyticsFigures(error=str(exc))
+    return UltralyticsFigures(
+        source="ultralytics model.val (its own interpolation; P and R at its max-F1 confidence)",
+        version=_ultralytics_version(),
+        map50=float(box.map50),
+        map50_95=float(box.map),
+        precision=float(box.mp),
+        recall=float(box.mr),
+        per_class=per_class,
+    )
 
 
 def linked_split_view(data_yaml: Path, split: str, folder: Path) -> Path:

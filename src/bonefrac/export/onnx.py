@@ -19,11 +19,11 @@ from pathlib import Path
 from typing import Any
 
 from bonefrac import __version__
+from bonefrac.card.record import CARD_FILENAME, ModelCard, card_path_for, read_model_card, write_model_card
 from bonefrac.errors import ExportError, ModelError
 from bonefrac.export.parity import PARITY_CONF, ParityReport, check_parity
 from bonefrac.export.samples import DEFAULT_COUNT, load_samples
 from bonefrac.infer.predictor import file_sha256
-from bonefrac.model_card import CARD_FILENAME, ModelCard, card_path_for, read_model_card, write_model_card
 
 logger = logging.getLogger(__name__)
 

@@ -18,11 +18,11 @@ from typing import Any
 
 import numpy as np
 
+from bonefrac.card.record import CARD_FILENAME, ModelCard, read_model_card
 from bonefrac.errors import ModelError
 from bonefrac.infer.postprocess import MAX_DET, postprocess
 from bonefrac.infer.preprocess import LetterboxParams, is_grey_source, letterbox, preprocess, to_input_tensor
 from bonefrac.infer.session import open_session
-from bonefrac.model_card import CARD_FILENAME, ModelCard, read_model_card
 from bonefrac.records import Detections, Radiograph
 
 logger = logging.getLogger(__name__)

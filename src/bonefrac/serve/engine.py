@@ -8,8 +8,8 @@ from typing import Protocol
 
 import numpy as np
 
+from bonefrac.card.record import ModelCard
 from bonefrac.errors import ModelError
-from bonefrac.model_card import ModelCard
 from bonefrac.records import Detections, Radiograph
 
 logger = logging.getLogger(__name__)

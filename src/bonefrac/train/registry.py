@@ -1,13 +1,16 @@
 """The runs/ folder: the state of each run, its metrics, and leaderboards over runs (mean and std over seeds).
 
 A run folder is runs/<experiment>/<name>/ with config.yaml; it is finished when metrics.json exists and
-interrupted when it has weights/last.pt but no metrics.json.
+interrupted when it has weights/last.pt but no metrics.json. When `bonefrac evaluate` has evaluated the run's
+weights into its default folder (weights/eval-<split>/eval.json), the fractured-only box mAP50 from there is
+a metric of the run too (`<split>.map50_fractured_only`).
 """
 
 from __future__ import annotations
 
 import csv
 import json
+import logging
 import math
 import statistics
 from collections.abc import Iterable, Sequence
@@ -17,12 +20,16 @@ from typing import Any, Literal
 
 import yaml
 
-from bonefrac.errors import ConfigError
+from bonefrac.errors import ConfigError, EvaluationError
+from bonefrac.evaluate.eval_file import EVAL_FILENAME, read_eval_report
+
+logger = logging.getLogger(__name__)
 
 RunState = Literal["new", "interrupted", "finished"]
 METRICS_FILE = "metrics.json"
 CONFIG_FILE = "config.yaml"
 METRIC_KEYS = ("precision", "recall", "map50", "map50_95")
+EVALUATED_KEYS = ("map50_fractured_only",)  # from eval.json beside the weights, when there
 METRICS_SCHEMA_VERSION = 1
 
 
@@ -62,7 +69,10 @@ def read_run(run_dir: Path) -> RunSummary:
     epochs = wall = None
     if state == "finished":
         data = json.loads((run_dir / METRICS_FILE).read_text(encoding="utf-8"))
-        metrics = {s: data[s] for s in ("val", "test") if isinstance(data.get(s), dict)}
+        metrics = {s: dict(data[s]) for s in ("val", "test") if isinstance(data.get(s), dict)}
+        weights = Path(str(data.get("weights") or "weights/best.pt")).name
+        for split, values in metrics.items():
+            values.update(_evaluated_metrics(run_dir, split, weights))
         epochs, wall = data.get("epochs_completed"), data.get("train_wall_time_s")
     name = run_dir.name
     return RunSummary(
@@ -78,6 +88,22 @@ def read_run(run_dir: Path) -> RunSummary:
         train_wall_time_s=wall,
         metrics=metrics,
     )
+
+
+def _evaluated_metrics(run_dir: Path, split: str, weights: str) -> dict[str, float]:
+    """The fractured-only box mAP50 of `bonefrac evaluate` on the run's own weights, if it evaluated them."""
+    path = run_dir / "weights" / f"eval-{split}" / EVAL_FILENAME
+    if not path.is_file():
+        return {}
+    try:
+        report = read_eval_report(path)
+    except EvaluationError as exc:
+        logger.warning("leaving out %s: %s", path, exc)
+        return {}
+    value = report.box_fractured_only.map50.value
+    if Path(report.model.weights).name != weights or report.data.split != split or value is None:
+        return {}
+    return {"map50_fractured_only": value}
 
 
 def find_run_dirs(root: Path) -> list[Path]:
@@ -114,7 +140,11 @@ class LeaderboardRow:
 
 def _metric_columns(runs: Sequence[RunSummary]) -> list[str]:
     splits = [s for s in ("val", "test") if any(s in r.metrics for r in runs)]
-    return [f"{split}.{key}" for split in splits for key in METRIC_KEYS]
+    columns = []
+    for split in splits:
+        evaluated = [k for k in EVALUATED_KEYS if any(k in r.metrics.get(split, {}) for r in runs)]
+        columns += [f"{split}.{key}" for key in (*METRIC_KEYS, *evaluated)]
+    return columns
 
 
 def leaderboard(runs: Sequence[RunSummary]) -> tuple[list[LeaderboardRow], list[str]]:
@@ -130,7 +160,7 @@ def leaderboard(runs: Sequence[RunSummary]) -> tuple[list[LeaderboardRow], list[
         std: dict[str, float] = {}
         for column in columns:
             split, key = column.split(".")
-            values = [float(r.metrics[split][key]) for r in done if split in r.metrics]
+            values = [float(r.metrics[split][key]) for r in done if key in r.metrics.get(split, {})]
             mean[column] = statistics.fmean(values) if values else math.nan
             std[column] = statistics.stdev(values) if len(values) > 1 else math.nan
         walls = [r.train_wall_time_s for r in done if r.train_wall_time_s is not None]

@@ -20,8 +20,8 @@ from typing import Any, Protocol
 import httpx
 import numpy as np
 
+from bonefrac.card.record import ModelCard
 from bonefrac.errors import BonefracError, ModelError
-from bonefrac.model_card import ModelCard
 from bonefrac.records import Detections, Radiograph
 
 logger = logging.getLogger(__name__)

@@ -9,7 +9,7 @@ import json
 from pathlib import Path, PurePath
 from typing import Any
 
-from bonefrac.model_card import ModelCard
+from bonefrac.card.record import ModelCard
 from bonefrac.ui.client import Analysis
 
 RESEARCH_NOTICE = (

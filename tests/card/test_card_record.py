@@ -2,8 +2,8 @@ import json
 
 import pytest
 
+from bonefrac.card.record import ModelCard, OperatingPoint, card_path_for, read_model_card, write_model_card
 from bonefrac.errors import ModelError
-from bonefrac.model_card import ModelCard, OperatingPoint, card_path_for, read_model_card, write_model_card
 
 
 def test_model_card_round_trip(tmp_path):

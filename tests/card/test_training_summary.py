@@ -1,0 +1,20 @@
+"""The card's training section: what a run folder says about how the model was made."""
+
+from __future__ import annotations
+
+import pytest
+
+from bonefrac.card.training import read_training_summary
+from bonefrac.errors import ModelError
+
+
+def test_training_summary_reads_the_run_folder(tmp_path, run_folder):
+    summary = read_training_summary(run_folder(tmp_path / "run"))
+    assert (summary.epochs_done, summary.wall_hours, summary.imgsz) == (3, 1.0, 320)
+    assert (summary.best_epoch, summary.best_val_map50) == (2, 0.20)
+    assert summary.train_positives == 574 and summary.drop_val_duplicates and summary.cpu_count == 2
+
+
+def test_training_summary_refuses_a_folder_that_is_not_a_run(tmp_path):
+    with pytest.raises(ModelError, match="not a bonefrac run folder"):
+        read_training_summary(tmp_path)
