@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from bonefrac.card.classifier import read_classifier_card
 from bonefrac.errors import ModelError
-from bonefrac.infer.classifier import FractureClassifier, read_classifier_card
+from bonefrac.infer.classifier import FractureClassifier
 
 pytestmark = pytest.mark.slow
 

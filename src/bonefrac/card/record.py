@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -28,6 +28,50 @@ class OperatingPoint(BaseModel):
     split: str | None = None  # the split it was chosen on
     sensitivity: float | None = None
     specificity: float | None = None
+
+
+TierName = Literal["high_sensitivity", "high_specificity"]
+TIER_NAMES: tuple[TierName, ...] = ("high_sensitivity", "high_specificity")
+
+
+class Tier(BaseModel):
+    """One of the two operating points: the image-score threshold and the box confidence a box needs."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    image_threshold: float = Field(ge=0.0, le=1.0)  # an image is called at this tier when its score >= this
+    box_threshold: float = Field(ge=0.0, le=1.0)  # a box is drawn at this tier when its confidence >= this
+    target: str  # "sensitivity>=0.9" or "specificity>=0.9"
+    reached: bool = True  # False when no threshold met the target on the split it was chosen on
+    sensitivity: float | None = None  # image level, on that split
+    specificity: float | None = None
+
+
+class OperatingPoints(BaseModel):
+    """High-sensitivity and high-specificity operating points, chosen together on one split.
+
+    The image score is `classifier_weight * classifier probability + (1 - classifier_weight) * the detector's
+    highest box confidence` ("fused"), or the detector's highest box confidence alone ("detector")."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    image_score: Literal["fused", "detector"]
+    classifier_weight: float = Field(0.0, ge=0.0, le=1.0)
+    split: str | None = None
+    high_sensitivity: Tier
+    high_specificity: Tier
+    auroc: dict[str, float | None] = Field(default_factory=dict)  # on that split: detector, classifier, fused
+
+
+class ClassifierRef(BaseModel):
+    """The image-level classifier that ships with the detector (a file in the same folder)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    file: str = "classifier.onnx"
+    sha256: str
+    version: str
+    input_size: int = Field(ge=32)
 
 
 class ModelCard(BaseModel):
@@ -52,6 +96,8 @@ class ModelCard(BaseModel):
     intended_use: str = DEFAULT_INTENDED_USE
     limitations: list[str] = Field(default_factory=list)
     stand_in: bool = False  # True for a model made on synthetic data, not fit for real radiographs
+    classifier: ClassifierRef | None = None  # the image-level classifier served beside the detector
+    operating_points: OperatingPoints | None = None  # two tiers; without them `operating_point` alone applies
 
 
 def card_path_for(weights: Path) -> Path:

@@ -19,14 +19,14 @@ from typing import Any
 import numpy as np
 
 from bonefrac import __version__
-from bonefrac.errors import ExportError
-from bonefrac.infer.classifier import (
+from bonefrac.card.classifier import (
     CLASSIFIER_CARD_FILENAME,
     CLASSIFIER_FILENAME,
     ClassifierCard,
-    FractureClassifier,
     write_classifier_card,
 )
+from bonefrac.errors import ExportError
+from bonefrac.infer.classifier import FractureClassifier
 from bonefrac.records import Radiograph
 
 logger = logging.getLogger(__name__)

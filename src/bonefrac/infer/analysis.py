@@ -1,0 +1,115 @@
+"""One radiograph in, everything the product says about it out: boxes with their tier, the classifier's
+fracture probability, the image score and the image's call. Never imports torch.
+
+    analyser = FractureAnalyser.from_model("deploy/model/model.onnx", threads=2)
+    finding = analyser.analyse(load_image("wrist.dcm"))
+    finding.call, finding.fracture_probability, finding.detections, finding.box_tiers
+
+The classifier is the card's `classifier` (a file beside the detector); a card without one analyses with the
+detector alone.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from bonefrac.card.record import ModelCard, OperatingPoints
+from bonefrac.errors import ModelError
+from bonefrac.infer.tiers import ImageCall, box_tiers, image_call, image_score, points_for
+from bonefrac.records import Detections, Radiograph
+
+# Boxes are found down to this confidence so the image score sees the detector's highest box, as evaluation
+# does (bonefrac.evaluate.predictions.DEFAULT_CONF_FLOOR); only tiered boxes are kept in the finding.
+SCORE_FLOOR = 0.001
+
+
+@dataclass(frozen=True)
+class ImageFinding:
+    """What the product says about one image."""
+
+    detections: Detections  # the boxes drawn, strongest first
+    box_tiers: tuple[str, ...]  # "high_specificity" (solid) or "high_sensitivity" (dashed), one per box
+    detector_score: float  # the detector's highest box confidence (0 without boxes)
+    fracture_probability: float | None  # the classifier's, None without a classifier
+    image_score: float  # what the tiers' image thresholds apply to
+    call: ImageCall
+
+    def __post_init__(self) -> None:
+        if len(self.box_tiers) != len(self.detections):
+            raise ValueError(
+                f"box_tiers must have one entry per box ({len(self.detections)}), got {len(self.box_tiers)}"
+            )
+
+
+class FractureAnalyser:
+    """A detector, an optional classifier and the card's operating points; safe to share between threads."""
+
+    def __init__(self, detector: Any, classifier: Any | None = None) -> None:
+        self.detector = detector
+        self.classifier = classifier
+        self.card: ModelCard = detector.card
+        self.points: OperatingPoints = points_for(self.card)
+        if self.points.image_score == "fused" and classifier is None:
+            raise ModelError(
+                f"the model card of {getattr(detector, 'model_path', 'the detector')} fuses an image "
+                "classifier's probability into the image score, but no classifier was loaded; put "
+                f"{self.card.classifier.file if self.card.classifier else 'classifier.onnx'} beside the model"
+            )
+
+    @classmethod
+    def from_model(cls, model_path: Path | str, threads: int | None = None) -> FractureAnalyser:
+        """The detector at `model_path` and, when its card names one, the classifier beside it."""
+        from bonefrac.infer.predictor import Predictor
+
+        detector = Predictor(model_path, threads=threads)
+        return cls(detector, load_card_classifier(detector.card, Path(model_path).parent, threads))
+
+    def analyse(self, image: Radiograph, min_confidence: float | None = None) -> ImageFinding:
+        """Boxes, probability, score and call for one image; `min_confidence` overrides the dashed tier."""
+        found = self.detector.predict(image, conf=SCORE_FLOOR)
+        top = float(found.confidence.max()) if len(found) else 0.0
+        probability = self.classifier.probability(image) if self.classifier is not None else None
+        score = image_score(self.points, top, probability)
+        call = image_call(self.points, score)
+        tiers = box_tiers(self.points, found.confidence, call, min_confidence)
+        keep = np.array([t is not None for t in tiers], dtype=bool)
+        return ImageFinding(
+            detections=found.select(keep),
+            box_tiers=tuple(t for t in tiers if t is not None),
+            detector_score=top,
+            fracture_probability=probability,
+            image_score=score,
+            call=call,
+        )
+
+    def describe(self) -> dict[str, Any]:
+        """What GET /v1/model reports: the detector, the classifier and the operating points."""
+        facts = dict(self.detector.describe())
+        facts["classifier"] = self.classifier.describe() if self.classifier is not None else None
+        facts["operating_points"] = self.points.model_dump()
+        return facts
+
+
+def load_card_classifier(card: ModelCard, folder: Path, threads: int | None) -> Any | None:
+    """The classifier the card names (checked against its sha256), or None when it names none."""
+    if card.classifier is None:
+        return None
+    from bonefrac.infer.classifier import FractureClassifier
+
+    path = Path(folder) / card.classifier.file
+    if not path.is_file():
+        raise ModelError(
+            f"the model card names the classifier {card.classifier.file} (sha256 "
+            f"{card.classifier.sha256[:12]}...), but {path} does not exist; keep it beside the model"
+        )
+    classifier = FractureClassifier(path, threads=threads)
+    if classifier.sha256 != card.classifier.sha256:
+        raise ModelError(
+            f"{path} has sha256 {classifier.sha256[:12]}..., the model card names "
+            f"{card.classifier.sha256[:12]}...: the card describes another classifier file"
+        )
+    return classifier

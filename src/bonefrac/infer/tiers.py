@@ -1,0 +1,82 @@
+"""Two-tier output: the image score, the image's call and each box's tier, from the card's operating points.
+
+    score = image_score(points, detector_top=0.31, classifier_probability=0.82)
+    call = image_call(points, score)                    # "high_specificity", "high_sensitivity" or "negative"
+    tiers = box_tiers(points, confidences, call)        # per box: a tier name, or None (not drawn)
+
+A box is drawn at a tier when its confidence reaches that tier's box threshold *and* the image is called at
+that tier or a stricter one: a normal call draws no box, a high-sensitivity call draws dashed boxes only.
+A card without two tiers (an older model) gets both tiers at its single operating threshold, on the
+detector's score: every drawn box is then solid, as before. Pure numpy; no torch, no onnxruntime.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import numpy as np
+
+from bonefrac.card.record import ModelCard, OperatingPoints, Tier
+
+ImageCall = Literal["high_specificity", "high_sensitivity", "negative"]
+CALLS: tuple[ImageCall, ...] = ("high_specificity", "high_sensitivity", "negative")
+
+
+def points_for(card: ModelCard) -> OperatingPoints:
+    """The card's two tiers, or both at its single operating threshold when it has none."""
+    if card.operating_points is not None:
+        return card.operating_points
+    point = card.operating_point
+    tier = Tier(
+        image_threshold=point.threshold,
+        box_threshold=point.threshold,
+        target=point.rule,
+        sensitivity=point.sensitivity,
+        specificity=point.specificity,
+    )
+    return OperatingPoints(
+        image_score="detector", split=point.split, high_sensitivity=tier, high_specificity=tier
+    )
+
+
+def image_score(points: OperatingPoints, detector_top: float, classifier_probability: float | None) -> float:
+    """The image-level score the tiers' image thresholds apply to."""
+    if points.image_score == "detector":
+        return float(detector_top)
+    if classifier_probability is None:
+        raise ValueError(
+            "these operating points fuse the classifier's probability with the detector's score, "
+            "but no classifier probability was given (is classifier.onnx beside the model?)"
+        )
+    w = points.classifier_weight
+    return float(w * classifier_probability + (1.0 - w) * detector_top)
+
+
+def image_call(points: OperatingPoints, score: float) -> ImageCall:
+    """The strictest tier whose image threshold the score reaches, else "negative"."""
+    if score >= points.high_specificity.image_threshold:
+        return "high_specificity"
+    if score >= points.high_sensitivity.image_threshold:
+        return "high_sensitivity"
+    return "negative"
+
+
+def box_tiers(
+    points: OperatingPoints,
+    confidences: np.ndarray,
+    call: ImageCall,
+    min_confidence: float | None = None,
+) -> list[str | None]:
+    """Each box's tier (None: not drawn). `min_confidence` (a user's slider) replaces the high-sensitivity
+    box threshold and lets boxes show on any image; the solid tier keeps its own threshold."""
+    spec_box = points.high_specificity.box_threshold
+    sens_box = points.high_sensitivity.box_threshold if min_confidence is None else float(min_confidence)
+    tiers: list[str | None] = []
+    for confidence in np.asarray(confidences, dtype=np.float64).reshape(-1):
+        if (call == "high_specificity" or min_confidence is not None) and confidence >= spec_box:
+            tiers.append("high_specificity")
+        elif (call != "negative" or min_confidence is not None) and confidence >= sens_box:
+            tiers.append("high_sensitivity")
+        else:
+            tiers.append(None)
+    return tiers
