@@ -8,6 +8,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from bonefrac.evaluate.record import TwoTierMetrics
+
 console = Console()
 
 
@@ -59,6 +61,21 @@ def evaluate(
         "--predictions",
         help="Reuse a predictions.json from an earlier run instead of predicting again.",
     ),
+    classifier: Path | None = typer.Option(
+        None,
+        "--classifier",
+        help="classifier.onnx (from `bonefrac classify export`) fused into the image score; with --rule card "
+        "the card's own classifier is used.",
+    ),
+    two_tier: bool = typer.Option(
+        False,
+        "--two-tier/--no-two-tier",
+        help="Choose high-sensitivity and high-specificity operating points on this split and write them "
+        "into the card (with --rule card the card's are measured, also without this flag).",
+    ),
+    target_specificity: float = typer.Option(
+        0.9, "--target-specificity", help="Image-level specificity of the high-specificity tier."
+    ),
 ) -> None:
     """Evaluate a detector: COCO mAP, image-level ROC, FROC, 95% intervals, operating point, HTML report."""
     from bonefrac.config import build_config
@@ -82,6 +99,9 @@ def evaluate(
         ultralytics_val=ultralytics_val,
         write_card=card,
         predictions=predictions,
+        classifier=classifier,
+        two_tier=two_tier,
+        target_specificity=target_specificity,
     )
     options = build_config(EvaluateOptions, values, "bonefrac evaluate options")
     outcome = run_evaluation(options)
@@ -117,11 +137,44 @@ def evaluate(
         f"operating point: threshold {op.threshold:.4f} ({op.rule}, split {op.split})"
         + (f" - {op.note}" if op.note else "")
     )
+    if report.two_tier is not None:
+        console.print(_two_tier_table(report.two_tier))
     console.print(
         f"wrote {outcome.eval_json}"
         + (f", {outcome.report_html}" if outcome.report_html else "")
         + (f", {outcome.card_path}" if outcome.card_path else "")
     )
+
+
+def _two_tier_table(two_tier: TwoTierMetrics) -> Table:
+    from bonefrac.evaluate.compare import format_cell
+
+    score = (
+        f"fused: {two_tier.classifier_weight:g} x classifier + {1 - two_tier.classifier_weight:g} x detector"
+        if two_tier.image_score == "fused"
+        else "detector's highest box"
+    )
+    table = Table(title=f"two operating points (chosen on {two_tier.chosen_on}; image score {score})")
+    table.add_column("metric")
+    table.add_column("value [95% CI]", justify="right")
+    auroc = two_tier.auroc
+    table.add_row("image AUROC, detector", format_cell(auroc.detector))
+    if auroc.classifier is not None and auroc.fused is not None:
+        table.add_row("image AUROC, classifier", format_cell(auroc.classifier))
+        table.add_row("image AUROC, fused", format_cell(auroc.fused))
+    for name, tier in (
+        ("high sensitivity", two_tier.high_sensitivity),
+        ("high specificity", two_tier.high_specificity),
+    ):
+        table.add_row(
+            f"{name} ({tier.target}{'' if tier.reached else ', not reached'}): image threshold",
+            f"{tier.image_threshold:.4f}",
+        )
+        table.add_row(f"{name}: image sensitivity", format_cell(tier.sensitivity))
+        table.add_row(f"{name}: image specificity", format_cell(tier.specificity))
+        table.add_row(f"{name}: box recall at {tier.box_threshold:.4f}", format_cell(tier.box_recall))
+        table.add_row(f"{name}: box precision", format_cell(tier.box_precision))
+    return table
 
 
 def compare(

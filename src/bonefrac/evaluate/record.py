@@ -251,6 +251,41 @@ class DataInfo(Record):
     skipped_images: list[str]
 
 
+class ImageScoreAuroc(Record):
+    """Image-level AUROC of each score: detector (highest box), classifier probability, their fusion."""
+
+    detector: Metric
+    classifier: Metric | None = None
+    fused: Metric | None = None
+    classifier_weight: float | None = None  # fused = w * classifier + (1 - w) * detector
+
+
+class TierMetrics(Record):
+    """One operating point of the two-tier output, measured on this split."""
+
+    image_threshold: float
+    box_threshold: float
+    target: str
+    reached: bool
+    sensitivity: Metric  # image level, on the image score
+    specificity: Metric
+    confusion: ImageConfusion
+    box_precision: Metric  # boxes at the tier's box threshold, IoU 0.5, every image
+    box_recall: Metric
+
+
+class TwoTierMetrics(Record):
+    """High-sensitivity and high-specificity operating points (chosen on `chosen_on`), measured here."""
+
+    image_score: Literal["fused", "detector"]
+    classifier_weight: float
+    chosen_on: str | None
+    auroc: ImageScoreAuroc
+    high_sensitivity: TierMetrics
+    high_specificity: TierMetrics
+    classifier: dict[str, str] | None = None  # file, sha256 of the classifier evaluated
+
+
 class EvalMetrics(Record):
     """What the evaluation measured, before the provenance is attached."""
 
@@ -262,6 +297,7 @@ class EvalMetrics(Record):
     background: BackgroundMetrics
     by_size: SizeBreakdown
     by_metadata: MetadataBreakdown | None = None
+    two_tier: TwoTierMetrics | None = None
     counts: Counts
     settings: EvalMethod
 

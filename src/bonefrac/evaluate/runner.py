@@ -12,12 +12,12 @@ from typing import Any, Literal
 from pydantic import Field
 
 from bonefrac import __version__
-from bonefrac.card.record import card_path_for
+from bonefrac.card.record import OperatingPoints, card_path_for, read_model_card
 from bonefrac.config import StrictModel
 from bonefrac.data.yolo_format import load_dataset
 from bonefrac.errors import EvaluationError
 from bonefrac.evaluate.eval_file import EVAL_FILENAME, write_eval_report
-from bonefrac.evaluate.evaluator import DetectionEvaluator, EvalSettings
+from bonefrac.evaluate.evaluator import DetectionEvaluator, EvalSettings, PreparedEvaluation
 from bonefrac.evaluate.metadata import group_images
 from bonefrac.evaluate.operating_point import choose_operating_point, sha256_of, write_operating_point
 from bonefrac.evaluate.predictions import (
@@ -30,8 +30,15 @@ from bonefrac.evaluate.predictions import (
     split_images,
     weights_kind,
 )
-from bonefrac.evaluate.record import DataInfo, EvalReport, MetadataBreakdown, ModelInfo
+from bonefrac.evaluate.record import DataInfo, EvalReport, MetadataBreakdown, ModelInfo, TwoTierMetrics
 from bonefrac.evaluate.results import breakdown_by_groups, compute_results
+from bonefrac.evaluate.two_tier import (
+    card_classifier_path,
+    choose_operating_points,
+    classifier_probabilities,
+    measure_two_tier,
+    write_two_tier,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -58,6 +65,9 @@ class EvaluateOptions(StrictModel):
     write_card: bool = True
     predictions: Path | None = None  # reuse a predictions.json instead of predicting again
     report: bool = True
+    classifier: Path | None = None  # an exported classifier.onnx whose probability is fused into the score
+    two_tier: bool = False  # choose both tiers on this split (with rule card: measure the card's)
+    target_specificity: float = Field(0.9, gt=0.0, le=1.0)
 
 
 @dataclass(frozen=True)
@@ -132,6 +142,10 @@ def run_evaluation(options: EvaluateOptions) -> EvalOutcome:
             ),
         )
         measured = measured.model_copy(update={"by_metadata": by_metadata})
+    two_tier_points = None
+    if options.two_tier or _card_has_tiers(options, card_path):
+        two_tier_points, two_tier = _two_tier(options, prepared, predictions.conf_floor, out_dir, card_path)
+        measured = measured.model_copy(update={"two_tier": two_tier})
     if kind == "pt" and options.ultralytics_val:
         from bonefrac.evaluate.ultralytics_val import ultralytics_figures
 
@@ -158,6 +172,8 @@ def run_evaluation(options: EvaluateOptions) -> EvalOutcome:
             summary=card_summary(report),
             dataset_fingerprint=spec.fingerprint,
         )
+        if two_tier_points is not None:
+            written_card = write_two_tier(options.weights, two_tier_points, options.classifier)
     eval_json = write_eval_report(report, out_dir / EVAL_FILENAME)
     report_path = None
     if options.report:
@@ -166,6 +182,52 @@ def run_evaluation(options: EvaluateOptions) -> EvalOutcome:
         report_path = write_report(report, prepared, out_dir / "report.html")
     logger.info("evaluation written to %s", out_dir)
     return EvalOutcome(out_dir, eval_json, report_path, written_card, report)
+
+
+def _card_has_tiers(options: EvaluateOptions, card_path: Path) -> bool:
+    return (
+        options.rule == "card"
+        and card_path.is_file()
+        and read_model_card(card_path).operating_points is not None
+    )
+
+
+def _two_tier(
+    options: EvaluateOptions, prepared: PreparedEvaluation, conf_floor: float, out_dir: Path, card_path: Path
+) -> tuple[OperatingPoints, TwoTierMetrics]:
+    """Both tiers: chosen on this split, or the card's (rule card); measured here, with the classifier."""
+    card = read_model_card(card_path) if card_path.is_file() else None
+    classifier_path = options.classifier
+    if options.rule == "card":
+        if card is None or card.operating_points is None:
+            raise EvaluationError(
+                f"--rule card with --two-tier needs two operating points in {card_path}; choose them on the "
+                "val split first (--rule target-sensitivity --two-tier --classifier ...)"
+            )
+        classifier_path = classifier_path or card_classifier_path(card, options.weights)
+    paths = [p.path for p in prepared.predictions]
+    probabilities = (
+        classifier_probabilities(classifier_path, paths, out_dir) if classifier_path is not None else None
+    )
+    if options.rule == "card":
+        points = card.operating_points  # type: ignore[union-attr]
+    else:
+        points = choose_operating_points(
+            prepared.scores,
+            probabilities,
+            prepared.positive,
+            split=options.split,
+            conf_floor=conf_floor,
+            target_sensitivity=options.target_sensitivity,
+            target_specificity=options.target_specificity,
+        )
+    described = None
+    if classifier_path is not None:
+        from bonefrac.infer.predictor import file_sha256
+
+        described = {"file": str(classifier_path), "sha256": file_sha256(classifier_path)}
+    measured = measure_two_tier(prepared, probabilities, points, options.bootstrap, options.seed, described)
+    return points, measured
 
 
 def _check_reused(predictions: PredictionSet, options: EvaluateOptions, class_names: tuple[str, ...]) -> None:
