@@ -18,7 +18,7 @@ from bonefrac.config import StrictModel, build_config, deep_merge, parse_overrid
 from bonefrac.data.subsets import SubsetOptions
 
 MODEL_SCALES = ("n", "s", "m", "l", "x")
-MODEL_FAMILIES = ("yolo11", "yolo26")
+MODEL_FAMILIES = ("yolo11", "yolo26", "yolov5")  # yolov5: the anchor-free v5u, the COCO start's architecture
 _NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._=+-]*$")
 
 
