@@ -1,8 +1,9 @@
 """Train one model: a thin adapter over ultralytics' trainer that writes a reproducible run folder.
 
 runs/<experiment>/<name>/ gets config.yaml (resolved), dataset.json (fingerprints), environment.json
-(versions, device, git sha), results.csv and epochs.jsonl (per epoch), weights/{best,last}.pt and metrics.json
-(val and test). Ultralytics objects stay in this module; callers get a RunResult.
+(versions, device, git sha, the start: see starts.py), results.csv and epochs.jsonl (per epoch),
+weights/{best,last}.pt and metrics.json (val and test). Ultralytics objects stay in this module; callers get a
+RunResult.
 """
 
 from __future__ import annotations
@@ -303,7 +304,7 @@ def _finish_run(
     _write_status(run_dir, "evaluating")
     splits = ["val"] + (["test"] if data.trained.splits.get("test") else [])
     metrics = {split: _evaluate_split(best, data, split, config, run_dir, threads) for split in splits}
-    status = _read_status(run_dir)
+    train_seconds = float(_read_status(run_dir).get("train_wall_time_s", 0.0))
     version = code_version()
     record = {
         "schema_version": METRICS_SCHEMA_VERSION,
@@ -316,7 +317,7 @@ def _finish_run(
         "start": start.to_dict(),
         "weights": str(best.relative_to(run_dir)),
         "epochs_completed": len(rows),
-        "train_wall_time_s": float(status.get("train_wall_time_s", 0.0)),
+        "train_wall_time_s": train_seconds,
         "dataset_fingerprint": data.trained.fingerprint,
         "code_version": version,
         "finished_at": datetime.now(UTC).isoformat(),
@@ -333,6 +334,6 @@ def _finish_run(
         dataset_fingerprint=data.trained.fingerprint,
         code_version=version,
         epochs_completed=len(rows),
-        train_wall_time_s=record["train_wall_time_s"],
+        train_wall_time_s=train_seconds,
         resumed=resumed,
     )
