@@ -136,6 +136,9 @@ main() {
 from bonefrac.train.config import load_train_config
 print(load_train_config(sys.argv[1], sys.argv[2:]).run_dir.resolve())' "$CONFIG" "${overrides[@]}")
     [[ -f "$run/metrics.json" ]] || fail "training wrote no $run/metrics.json"
+    # the training results come back even if the evaluations below run past the device's command limit
+    cp "$run/weights/best.pt" "$run/results.csv" "$run/metrics.json" "$run/config.yaml" \
+        "$run/environment.json" "$OUT_DIR/"
     # the data trained on: val without the train copies, test as it is (dataset.json records its data.yaml)
     eval_data=$("$PYTHON" -c 'import json, sys; print(json.load(open(sys.argv[1]))["trained"]["yaml"])' \
         "$run/dataset.json")
@@ -150,8 +153,6 @@ print(load_train_config(sys.argv[1], sys.argv[2:]).run_dir.resolve())' "$CONFIG"
     "$PYTHON" -m bonefrac evaluate --weights "$run/weights/best.pt" --data "$eval_data" --split test \
         --out "$run/eval-test" --bootstrap "$BOOTSTRAP" --rule fixed --threshold "$threshold" --no-card
 
-    cp "$run/weights/best.pt" "$run/results.csv" "$run/metrics.json" "$run/config.yaml" \
-        "$run/environment.json" "$OUT_DIR/"
     cp "$run/eval-val/eval.json" "$OUT_DIR/eval_val.json"
     cp "$run/eval-test/eval.json" "$OUT_DIR/eval_test.json"
     local big
