@@ -12,6 +12,8 @@ import yaml
 # As `bonefrac train` does before torch loads (see runner.prefer_passive_openmp); effective when torch has
 # not been imported yet by the time this stage's tests are collected.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+# albumentations looks up its newest version online when imported (bonefrac.train.augment sets this too).
+os.environ.setdefault("NO_ALBUMENTATIONS_UPDATE", "1")
 
 
 def make_run_folder(

@@ -52,3 +52,36 @@ def test_callbacks_report_each_trained_epoch_once_and_use_all_threads():
         "batch",
         EpochSummary(epoch=1, epochs=2, seconds=1.5, map50=0.5, map50_95=0.25),
     ]
+
+
+def test_results_csv_is_read_without_polars_where_it_is_missing(tmp_path, monkeypatch):
+    import importlib.util
+
+    import pytest
+
+    from bonefrac.train.callbacks import results_csv_without_polars
+    from bonefrac.ultralytics_env import prepare_ultralytics
+
+    prepare_ultralytics()
+    import ultralytics.engine.trainer as trainer_module
+
+    csv_file = tmp_path / "results.csv"
+    csv_file.write_text("epoch,time,train/box_loss,metrics/mAP50(B)\n1,2.5,1.25,0.1\n2,5.0,1.0,0.2\n")
+    trainer = SimpleNamespace(csv=csv_file)
+    original = trainer_module.BaseTrainer.read_results_csv
+    real_find_spec = importlib.util.find_spec
+    monkeypatch.setattr(
+        importlib.util, "find_spec", lambda name, *a: None if name == "polars" else real_find_spec(name, *a)
+    )
+    with results_csv_without_polars():
+        read = trainer_module.BaseTrainer.read_results_csv(trainer)  # type: ignore[arg-type]
+    assert read == {
+        "epoch": [1.0, 2.0],
+        "time": [2.5, 5.0],
+        "train/box_loss": [1.25, 1.0],
+        "metrics/mAP50(B)": [0.1, 0.2],
+    }
+    assert trainer_module.BaseTrainer.read_results_csv is original
+    if real_find_spec("polars") is None:
+        pytest.skip("polars is not installed: nothing to compare with")
+    assert original(trainer) == read  # what ultralytics' polars reader returns (1 == 1.0)

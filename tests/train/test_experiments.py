@@ -4,6 +4,7 @@ import pytest
 import yaml
 
 from bonefrac.errors import ConfigError
+from bonefrac.train.config import dump_config
 from bonefrac.train.experiments import (
     ExperimentFile,
     expand_matrix,
@@ -130,3 +131,36 @@ def test_seed_matrix_covers_every_seed_experiment():
     assert any(c.multi_scale > 0 for c in configs)
     assert any(c.optimizer.cos_lr for c in configs)
     assert any(c.augment.degrees > 0 and c.augment.flipud > 0 for c in configs)
+
+
+def test_pretrained_matrix_cells_change_one_thing_from_coco_320():
+    planned = expand_matrix(load_experiment(REPO / "configs" / "experiments" / "pretrained.yaml"), "pt")
+    configs = {p.cell: dump_config(p.config) for p in planned}
+    coco = configs["coco_320"]
+    assert coco["model"].endswith("coco_yolov5nu_backbone_neck.pt") and coco["imgsz"] == 320
+    assert (coco["epochs"], coco["background_ratio"], coco["freeze"]) == (45, 0.1, 0)
+
+    def changed(cell: str) -> set[str]:
+        return {k for k, v in configs[cell].items() if v != coco[k]} - {"name", "cell"}
+
+    # the cells that ran before these were added keep their settings
+    assert changed("scratch_320") == {"model"}
+    assert changed("coco_480_bg20") == {"imgsz", "background_ratio", "epochs", "budget_hours"}
+    long = configs["coco_480_bg20"]
+    assert (long["imgsz"], long["budget_hours"], long["epochs"]) == (480, 3.0, 300)
+    expected = {
+        "coco_640": ("imgsz", 640),
+        "coco_320_freeze10": ("freeze", 10),
+        "coco_320_bg25": ("background_ratio", 0.25),
+    }
+    for cell, (key, value) in expected.items():
+        assert changed(cell) == {key} and configs[cell][key] == value, cell
+    assert changed("coco_320_lr0005") == {"optimizer"}
+    optimizer = configs["coco_320_lr0005"]["optimizer"]
+    assert (optimizer["name"], optimizer["lr0"], optimizer["cos_lr"]) == ("AdamW", 0.0005, True)
+    assert changed("coco_320_robust") == {"augment"}
+    robust = configs["coco_320_robust"]["augment"]
+    assert {k: v for k, v in robust.items() if k != "photometric"} == {
+        k: v for k, v in coco["augment"].items() if k != "photometric"
+    }
+    assert robust["photometric"]["jpeg_quality"] == [40, 95] and robust["photometric"]["gamma"] == 0.3

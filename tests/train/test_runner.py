@@ -172,3 +172,70 @@ def test_experiment_cli_skips_finished_cells_and_lists_runs(tmp_path, monkeypatc
     assert Path("board.csv").read_text().splitlines()[1].startswith("mx,baseline,")
     assert Path("board.png").read_bytes()[:4] == b"\x89PNG"
     assert lookups == []
+
+
+@pytest.mark.slow
+def test_pretrained_start_is_recorded_frozen_and_photometric(tmp_path, lookups):
+    """A .pt start (built here, unknown to the registry) with freeze 10 and the photometric block on."""
+    import torch
+
+    from bonefrac.train.starts import sha256_file
+    from bonefrac.ultralytics_env import prepare_ultralytics
+
+    prepare_ultralytics()
+    from ultralytics.nn.tasks import DetectionModel
+
+    torch.manual_seed(0)
+    start = tmp_path / "coco_like_start.pt"  # 80 classes, as a COCO start has; the data has one
+    torch.save(
+        {"model": DetectionModel("yolov5n.yaml", nc=80, verbose=False).half(), "train_args": {}}, start
+    )
+    photometric = {
+        "brightness_contrast": 0.3,
+        "gamma": 0.3,
+        "jpeg_quality": [40, 95],
+        "blur": 3,
+        "noise": 0.02,
+    }
+    config = build_train_config(
+        {
+            **TINY,
+            "runs_dir": str(tmp_path / "runs"),
+            "model": str(start),
+            "freeze": 10,
+            "augment": {**TINY["augment"], "photometric": photometric},
+        },
+        "t",
+    )
+    result = train_model(config)
+    run_dir = result.run_dir
+
+    for record in ("environment.json", "metrics.json"):
+        recorded = json.loads((run_dir / record).read_text())["start"]
+        assert (recorded["kind"], recorded["init"], recorded["path"]) == ("weights", "pretrained", str(start))
+        assert (recorded["sha256"], recorded["size_bytes"]) == (sha256_file(start), start.stat().st_size)
+        assert (recorded["known"], recorded["credit"], recorded["layers"], recorded["classes"]) == (
+            False,
+            None,
+            25,
+            80,
+        )
+
+    before = torch.load(start, weights_only=False)["model"].state_dict()
+    last = torch.load(run_dir / "weights" / "last.pt", weights_only=False)
+    after = (last.get("ema") or last["model"]).state_dict()  # the final checkpoint keeps the EMA as model
+    frozen, trained = "model.0.conv.weight", "model.13.cv1.conv.weight"  # backbone layer 0; a neck layer
+    assert torch.allclose(before[frozen].float(), after[frozen].float(), rtol=0, atol=1e-6)
+    assert (before[trained].float() - after[trained].float()).abs().max() > 1e-4
+
+    args = yaml.safe_load((run_dir / "args.yaml").read_text())
+    assert args["freeze"] == 10
+    names = [t["transform"]["__class_fullname__"] for t in args["augmentations"]]
+    assert names == [
+        "RandomBrightnessContrast",
+        "RandomGamma",
+        "GaussianBlur",
+        "GaussNoise",
+        "ImageCompression",
+    ]
+    assert lookups == []

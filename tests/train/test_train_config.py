@@ -1,13 +1,16 @@
 from pathlib import Path
 
 import pytest
+import yaml
 
 from bonefrac.errors import ConfigError
 from bonefrac.train.config import (
     build_train_config,
     builtin_model_names,
+    dump_config,
     load_train_config,
     nest_dotted,
+    read_saved_config,
     to_ultralytics_args,
 )
 
@@ -35,6 +38,9 @@ def test_config_defaults_and_run_dir():
         ({"device": [0, 0]}, r"distinct GPU indices"),
         ({"optimizer": {"name": "adam"}}, r"optimizer.name"),
         ({"name": "../escape"}, r"folder-safe name"),
+        ({"freeze": -1}, r"freeze: .*greater than or equal to 0"),
+        ({"freeze": 2.5}, r"freeze: .*valid integer"),
+        ({"freeze": [0, 1]}, r"freeze: .*valid integer"),
     ],
 )
 def test_config_invalid_values_fail_with_clear_message(data, pattern):
@@ -112,6 +118,24 @@ def test_nest_dotted_merges_nested_keys():
 
 def test_to_ultralytics_args_starts_from_pt_weights():
     assert to_ultralytics_args(build_train_config({**DATA, "model": "w/best.pt"}, "t"))["pretrained"] is True
+
+
+def test_freeze_reaches_ultralytics_and_defaults_to_nothing_frozen():
+    assert to_ultralytics_args(build_train_config({**DATA, "freeze": 10}, "t"))["freeze"] == 10
+    assert to_ultralytics_args(build_train_config(DATA, "t"))["freeze"] is None  # ultralytics' default
+
+
+def test_saved_config_from_before_new_keys_compares_equal(tmp_path):
+    """A run folder written before `freeze` and `augment.photometric` existed resumes and is not 'changed'."""
+    config = build_train_config({**DATA, "augment": {"degrees": 10}}, "t")
+    old = dump_config(config)
+    del old["freeze"]
+    del old["augment"]["photometric"]
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump(old))
+    assert read_saved_config(path) == dump_config(config)
+    path.write_text(yaml.safe_dump({**old, "removed_key": 1}))  # no longer valid: compared as written
+    assert read_saved_config(path)["removed_key"] == 1
 
 
 def test_shipped_train_config_loads():

@@ -1,7 +1,10 @@
-"""ultralytics hooks for the runner: all CPU cores, progress reports, an AMP check that downloads nothing."""
+"""ultralytics hooks for the runner: all CPU cores, progress reports, an AMP check that downloads nothing,
+and results.csv read without polars where it is not installed."""
 
 from __future__ import annotations
 
+import csv
+import importlib.util
 import logging
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -32,6 +35,40 @@ def offline_amp_check() -> Iterator[None]:
         yield
     finally:
         trainer_module.check_amp = original
+
+
+@contextmanager
+def results_csv_without_polars() -> Iterator[None]:
+    """ultralytics reads results.csv with polars into every checkpoint; where polars is not installed (GPU
+    images often lack it, and its wheel is too large to carry) read it with the csv module instead."""
+    if importlib.util.find_spec("polars") is not None:
+        yield
+        return
+    import ultralytics.engine.trainer as trainer_module
+
+    original = trainer_module.BaseTrainer.read_results_csv
+
+    def read_results_csv(trainer: Any) -> dict[str, list[Any]]:
+        try:
+            with open(trainer.csv, newline="", encoding="utf-8") as handle:
+                rows = list(csv.DictReader(handle))
+        except OSError:
+            return {}
+        return {key.strip(): [_number(row[key]) for row in rows] for key in (rows[0] if rows else {})}
+
+    logger.info("polars is not installed: results.csv is read with the csv module")
+    trainer_module.BaseTrainer.read_results_csv = read_results_csv  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        trainer_module.BaseTrainer.read_results_csv = original  # type: ignore[method-assign]
+
+
+def _number(text: str | None) -> float | str | None:
+    try:
+        return float(text) if text not in (None, "") else None
+    except ValueError:
+        return text
 
 
 def training_callbacks(

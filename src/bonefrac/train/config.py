@@ -11,13 +11,14 @@ import re
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, field_validator, model_validator
+import yaml
+from pydantic import Field, ValidationError, field_validator, model_validator
 
 from bonefrac.config import StrictModel, build_config, deep_merge, parse_overrides, read_yaml_mapping
 from bonefrac.data.subsets import SubsetOptions
 
 MODEL_SCALES = ("n", "s", "m", "l", "x")
-MODEL_FAMILIES = ("yolo11", "yolo26")
+MODEL_FAMILIES = ("yolo11", "yolo26", "yolov5")  # yolov5: the anchor-free v5u, the COCO start's architecture
 _NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._=+-]*$")
 
 
@@ -49,6 +50,53 @@ class OptimizerConfig(StrictModel):
     warmup_bias_lr: float = Field(0.1, ge=0.0)
 
 
+class PhotometricAugment(StrictModel):
+    """Robustness to images from other sources: exposure, contrast, gamma, JPEG quality, blur, noise.
+
+    Each transform is off until its strength is set (`gamma: 0.3`); its `_p` is how often it is applied.
+    bonefrac.train.augment turns the block into albumentations transforms (ultralytics' `augmentations`)."""
+
+    brightness_contrast: float = Field(0.0, ge=0.0, le=0.9)  # +-limit of brightness and of contrast
+    brightness_contrast_p: float = Field(0.5, ge=0.0, le=1.0)
+    gamma: float = Field(0.0, ge=0.0, le=0.9)  # gamma drawn from [1 - g, 1 + g]
+    gamma_p: float = Field(0.5, ge=0.0, le=1.0)
+    jpeg_quality: tuple[int, int] | None = None  # re-encode as JPEG at a quality in [low, high]
+    jpeg_p: float = Field(0.3, ge=0.0, le=1.0)
+    blur: int = Field(0, ge=0, le=31)  # Gaussian blur with an odd kernel of 3..blur pixels
+    blur_p: float = Field(0.1, ge=0.0, le=1.0)
+    noise: float = Field(0.0, ge=0.0, le=0.3)  # Gaussian noise, std up to this fraction of full scale
+    noise_p: float = Field(0.1, ge=0.0, le=1.0)
+
+    @field_validator("jpeg_quality")
+    @classmethod
+    def _quality_range(cls, value: tuple[int, int] | None) -> tuple[int, int] | None:
+        if value is not None and not 1 <= value[0] <= value[1] <= 100:
+            raise ValueError(
+                f"jpeg_quality must be [low, high] with 1 <= low <= high <= 100, got {list(value)}"
+            )
+        return value
+
+    @field_validator("blur")
+    @classmethod
+    def _odd_kernel(cls, value: int) -> int:
+        if value and (value < 3 or value % 2 == 0):
+            raise ValueError(f"blur must be 0 (off) or an odd kernel size >= 3, got {value}")
+        return value
+
+    def is_active(self) -> bool:
+        """True when at least one transform is switched on with a probability above zero."""
+        return any(
+            strength and p > 0
+            for strength, p in (
+                (self.brightness_contrast, self.brightness_contrast_p),
+                (self.gamma, self.gamma_p),
+                (self.jpeg_quality, self.jpeg_p),
+                (self.blur, self.blur_p),
+                (self.noise, self.noise_p),
+            )
+        )
+
+
 class AugmentConfig(StrictModel):
     """Training augmentation (ultralytics names); defaults are ultralytics' defaults."""
 
@@ -66,6 +114,7 @@ class AugmentConfig(StrictModel):
     mixup: float = Field(0.0, ge=0.0, le=1.0)
     cutmix: float = Field(0.0, ge=0.0, le=1.0)
     close_mosaic: int = Field(10, ge=0)
+    photometric: PhotometricAugment = PhotometricAugment()  # all off: ultralytics' own albumentations set
 
 
 class LossConfig(StrictModel):
@@ -85,6 +134,7 @@ class TrainConfig(StrictModel):
     runs_dir: str = "runs"
 
     model: str = "yolo11n.yaml"
+    freeze: int = Field(0, ge=0)  # freeze the first N layers (model.0 .. model.N-1); checked at run start
     data: str | None = None  # a data.yaml
     synthetic: SyntheticData | None = None  # or synthetic data written under runs_dir/<experiment>/_data
     subset: SubsetOptions | None = None  # `bonefrac data subset` options applied to the data first
@@ -183,8 +233,11 @@ class TrainConfig(StrictModel):
 
 
 def to_ultralytics_args(config: TrainConfig) -> dict[str, Any]:
-    """Our config as ultralytics training arguments (data, project and name are set by the runner)."""
+    """Our config as ultralytics training arguments (data, project and name are set by the runner).
+
+    With `augment.photometric` on, `augmentations` holds albumentations transforms (imported only then)."""
     opt, aug, loss = config.optimizer, config.augment, config.loss
+    augmentations = ultralytics_augmentations(config)
     return {
         "imgsz": config.imgsz,
         "epochs": config.epochs,
@@ -206,7 +259,7 @@ def to_ultralytics_args(config: TrainConfig) -> dict[str, Any]:
         "warmup_epochs": opt.warmup_epochs,
         "warmup_momentum": opt.warmup_momentum,
         "warmup_bias_lr": opt.warmup_bias_lr,
-        **aug.model_dump(),
+        **aug.model_dump(exclude={"photometric"}),
         "multi_scale": config.multi_scale,
         "box": loss.box,
         "cls": loss.cls,
@@ -214,11 +267,23 @@ def to_ultralytics_args(config: TrainConfig) -> dict[str, Any]:
         "val": config.val_each_epoch,
         "plots": config.plots,
         "save_period": config.save_period,
+        "freeze": config.freeze or None,  # ultralytics' default when nothing is frozen
         "save": True,
         "verbose": False,
         "pretrained": Path(config.model).suffix.lower()
         == ".pt",  # start from a .pt's weights, never download
+        **({"augmentations": augmentations} if augmentations else {}),
     }
+
+
+def ultralytics_augmentations(config: TrainConfig) -> list[Any] | None:
+    """The photometric block as albumentations transforms for ultralytics' `augmentations`, or None (off)."""
+    block = config.augment.photometric
+    if not block.is_active():
+        return None
+    from bonefrac.train.augment import photometric_transforms
+
+    return photometric_transforms(block)
 
 
 def nest_dotted(mapping: dict[str, Any]) -> dict[str, Any]:
@@ -251,3 +316,13 @@ def load_train_config(path: Path, overrides: list[str] | None = None) -> TrainCo
 def dump_config(config: TrainConfig) -> dict[str, Any]:
     """The fully resolved config as plain YAML-ready data."""
     return config.model_dump(mode="json")
+
+
+def read_saved_config(path: Path) -> dict[str, Any]:
+    """A run's config.yaml resolved with today's defaults, so keys added since it was written compare equal
+    to their defaults; as written when it no longer validates (a key was removed or renamed since)."""
+    saved = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}
+    try:
+        return dump_config(TrainConfig.model_validate(saved))
+    except ValidationError:
+        return saved

@@ -14,12 +14,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import Field, field_validator, model_validator
 
 from bonefrac.config import StrictModel, build_config, deep_merge, parse_overrides, read_yaml_mapping
 from bonefrac.errors import ConfigError
-from bonefrac.train.config import TrainConfig, build_train_config, dump_config, nest_dotted
+from bonefrac.train.config import (
+    TrainConfig,
+    build_train_config,
+    dump_config,
+    nest_dotted,
+    read_saved_config,
+)
 from bonefrac.train.registry import run_state
 
 logger = logging.getLogger(__name__)
@@ -156,7 +161,7 @@ def planned_action(run: PlannedRun) -> RunAction:
 def _warn_if_config_changed(run: PlannedRun) -> None:
     saved_path = run.config.run_dir / "config.yaml"
     if saved_path.is_file():
-        saved = yaml.safe_load(saved_path.read_text(encoding="utf-8")) or {}
+        saved = read_saved_config(saved_path)
         changed = sorted(k for k, v in dump_config(run.config).items() if saved.get(k) != v)
         if changed:
             logger.warning(

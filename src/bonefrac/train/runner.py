@@ -1,8 +1,9 @@
 """Train one model: a thin adapter over ultralytics' trainer that writes a reproducible run folder.
 
 runs/<experiment>/<name>/ gets config.yaml (resolved), dataset.json (fingerprints), environment.json
-(versions, device, git sha), results.csv and epochs.jsonl (per epoch), weights/{best,last}.pt and metrics.json
-(val and test). Ultralytics objects stay in this module; callers get a RunResult.
+(versions, device, git sha, the start: see starts.py), results.csv and epochs.jsonl (per epoch),
+weights/{best,last}.pt and metrics.json (val and test). Ultralytics objects stay in this module; callers get a
+RunResult.
 """
 
 from __future__ import annotations
@@ -21,13 +22,14 @@ import yaml
 
 from bonefrac.errors import BonefracError, ModelError, TrainingError
 from bonefrac.records import RunResult, SplitMetrics
-from bonefrac.train.callbacks import offline_amp_check, training_callbacks
-from bonefrac.train.config import TrainConfig, dump_config, to_ultralytics_args
+from bonefrac.train.callbacks import offline_amp_check, results_csv_without_polars, training_callbacks
+from bonefrac.train.config import TrainConfig, dump_config, read_saved_config, to_ultralytics_args
 from bonefrac.train.data_source import TrainingData, prepare_training_data
 from bonefrac.train.metrics_files import read_epoch_rows, write_epochs_jsonl
 from bonefrac.train.progress import TrainingProgress
 from bonefrac.train.provenance import code_version, environment
 from bonefrac.train.registry import METRICS_FILE, METRICS_SCHEMA_VERSION, run_state
+from bonefrac.train.starts import StartRecord, check_freeze, inspect_start
 
 logger = logging.getLogger(__name__)
 
@@ -94,7 +96,7 @@ def _check_resumable_config(config: TrainConfig, run_dir: Path) -> None:
     saved_path = run_dir / "config.yaml"
     if not saved_path.is_file():
         return
-    saved = yaml.safe_load(saved_path.read_text(encoding="utf-8")) or {}
+    saved = read_saved_config(saved_path)
     current = dump_config(config)
     changed = sorted(k for k in current if k not in RESUMABLE_CHANGES and current.get(k) != saved.get(k))
     if changed:
@@ -214,8 +216,13 @@ def train_model(
     model_path = Path(config.model)
     if model_path.suffix.lower() == ".pt" and not model_path.is_file():
         raise ModelError(f"model weights not found: {model_path.resolve()}")
-    resuming = _prepare_run_dir(config, run_dir, resume, overwrite)
     prefer_passive_openmp()
+    from bonefrac.ultralytics_env import prepare_ultralytics
+
+    prepare_ultralytics()
+    start = inspect_start(config.model)  # a start ultralytics cannot train fails before the run folder exists
+    check_freeze(config.freeze, start)
+    resuming = _prepare_run_dir(config, run_dir, resume, overwrite)
     check_device(config)
     data = prepare_training_data(config, run_dir)
     if resuming:
@@ -226,14 +233,11 @@ def train_model(
         yaml.safe_dump(dump_config(config), sort_keys=False), encoding="utf-8"
     )
     _write_json(run_dir / "dataset.json", _dataset_record(data))
-
-    from bonefrac.ultralytics_env import prepare_ultralytics
-
-    prepare_ultralytics()
     from ultralytics import YOLO
 
     threads = cpu_threads() if not config.gpu_indices() else None
-    _write_json(run_dir / "environment.json", environment(config.device_string(), threads))
+    record = {**environment(config.device_string(), threads), "start": start.to_dict()}
+    _write_json(run_dir / "environment.json", record)
     last = run_dir / "weights" / "last.pt"
     already_trained = resuming and _checkpoint_is_final(last)
 
@@ -253,7 +257,7 @@ def train_model(
         logger.info("%s %s on %s", "resuming" if resuming else "training", run_dir, config.device_string())
         started = time.perf_counter()
         try:
-            with offline_amp_check():
+            with offline_amp_check(), results_csv_without_polars():
                 model.train(data=str(data.yaml_path), **args)
         except KeyboardInterrupt:
             _add_train_seconds(run_dir, time.perf_counter() - started)
@@ -273,7 +277,7 @@ def train_model(
             if progress is not None:
                 progress.close()
         _add_train_seconds(run_dir, time.perf_counter() - started)
-    return _finish_run(config, run_dir, data, threads, resumed=resuming)
+    return _finish_run(config, run_dir, data, threads, start, resumed=resuming)
 
 
 def _add_train_seconds(run_dir: Path, seconds: float) -> None:
@@ -282,7 +286,12 @@ def _add_train_seconds(run_dir: Path, seconds: float) -> None:
 
 
 def _finish_run(
-    config: TrainConfig, run_dir: Path, data: TrainingData, threads: int | None, resumed: bool
+    config: TrainConfig,
+    run_dir: Path,
+    data: TrainingData,
+    threads: int | None,
+    start: StartRecord,
+    resumed: bool,
 ) -> RunResult:
     """Per-epoch metrics, val/test evaluation of best.pt, metrics.json; the run is finished after this."""
     best, last = run_dir / "weights" / "best.pt", run_dir / "weights" / "last.pt"
@@ -295,7 +304,7 @@ def _finish_run(
     _write_status(run_dir, "evaluating")
     splits = ["val"] + (["test"] if data.trained.splits.get("test") else [])
     metrics = {split: _evaluate_split(best, data, split, config, run_dir, threads) for split in splits}
-    status = _read_status(run_dir)
+    train_seconds = float(_read_status(run_dir).get("train_wall_time_s", 0.0))
     version = code_version()
     record = {
         "schema_version": METRICS_SCHEMA_VERSION,
@@ -305,9 +314,10 @@ def _finish_run(
         "seed": config.seed,
         "model": config.model,
         "imgsz": config.imgsz,
+        "start": start.to_dict(),
         "weights": str(best.relative_to(run_dir)),
         "epochs_completed": len(rows),
-        "train_wall_time_s": float(status.get("train_wall_time_s", 0.0)),
+        "train_wall_time_s": train_seconds,
         "dataset_fingerprint": data.trained.fingerprint,
         "code_version": version,
         "finished_at": datetime.now(UTC).isoformat(),
@@ -324,6 +334,6 @@ def _finish_run(
         dataset_fingerprint=data.trained.fingerprint,
         code_version=version,
         epochs_completed=len(rows),
-        train_wall_time_s=record["train_wall_time_s"],
+        train_wall_time_s=train_seconds,
         resumed=resumed,
     )
