@@ -15,9 +15,9 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 def test_shipped_config_loads_with_overrides() -> None:
     config = load_classifier_config(REPO_ROOT / "configs/classify/fracatlas_lite0.yaml", ["epochs=3"])
     assert config.epochs == 3
-    assert config.imgsz == 384
+    assert config.imgsz == 320
     assert config.subset is not None and config.subset.drop_duplicates_of_train
-    assert config.run_dir == Path("runs/classifier/lite0-384-s0")
+    assert config.run_dir == Path("runs/classifier/lite0-320-s0")
 
 
 def test_default_run_name_names_size_and_seed() -> None:
