@@ -16,7 +16,7 @@ pytestmark = pytest.mark.slow
 def test_export_writes_model_and_card_with_parity(
     tiny_classifier_onnx: Path, tiny_classifier_run: Path
 ) -> None:
-    from bonefrac.infer.predictor import file_sha256
+    from bonefrac.hashing import file_sha256
 
     card = json.loads((tiny_classifier_onnx.parent / "classifier_card.json").read_text())
     assert card["weights_sha256"] == file_sha256(tiny_classifier_onnx)

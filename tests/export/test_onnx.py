@@ -14,7 +14,8 @@ from bonefrac.errors import ExportError, ModelError
 from bonefrac.export.onnx import INT8_FILENAME, MODEL_FILENAME, export_onnx
 from bonefrac.export.parity import check_parity, ultralytics_predict
 from bonefrac.export.samples import synthetic_samples
-from bonefrac.infer.predictor import Predictor, file_sha256
+from bonefrac.hashing import file_sha256
+from bonefrac.infer.predictor import Predictor
 
 
 @pytest.fixture(scope="module")

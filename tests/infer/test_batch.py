@@ -14,8 +14,9 @@ from infer_factories import dicom_bytes, head_from_boxes
 from PIL import Image
 
 from bonefrac.errors import ConfigError
+from bonefrac.hashing import file_sha256
 from bonefrac.infer.batch import SUMMARY_FILENAME, collect_inputs, predict_files
-from bonefrac.infer.predictor import Predictor, file_sha256
+from bonefrac.infer.predictor import Predictor
 
 REPO = Path(__file__).resolve().parents[2]
 HEAD = head_from_boxes([(32, 32, 16, 16, 0.9)], anchors=4)

@@ -179,7 +179,7 @@ def test_pretrained_start_is_recorded_frozen_and_photometric(tmp_path, lookups):
     """A .pt start (built here, unknown to the registry) with freeze 10 and the photometric block on."""
     import torch
 
-    from bonefrac.train.starts import sha256_file
+    from bonefrac.hashing import file_sha256
     from bonefrac.ultralytics_env import prepare_ultralytics
 
     prepare_ultralytics()
@@ -213,7 +213,7 @@ def test_pretrained_start_is_recorded_frozen_and_photometric(tmp_path, lookups):
     for record in ("environment.json", "metrics.json"):
         recorded = json.loads((run_dir / record).read_text())["start"]
         assert (recorded["kind"], recorded["init"], recorded["path"]) == ("weights", "pretrained", str(start))
-        assert (recorded["sha256"], recorded["size_bytes"]) == (sha256_file(start), start.stat().st_size)
+        assert (recorded["sha256"], recorded["size_bytes"]) == (file_sha256(start), start.stat().st_size)
         assert (recorded["known"], recorded["credit"], recorded["layers"], recorded["classes"]) == (
             False,
             None,

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from bonefrac.errors import ConfigError, ModelError
+from bonefrac.hashing import file_sha256
 from bonefrac.train.starts import (
     KNOWN_STARTS_FILE,
     KnownStart,
@@ -20,7 +21,6 @@ from bonefrac.train.starts import (
     check_freeze,
     inspect_start,
     load_known_starts,
-    sha256_file,
 )
 
 torch = pytest.importorskip("torch")
@@ -82,7 +82,7 @@ def test_yaml_start_is_recorded_as_random_init():
 
 
 def test_known_pt_start_is_credited(detect_pt):
-    digest = sha256_file(detect_pt)
+    digest = file_sha256(detect_pt)
     entry = KnownStart(
         sha256=digest,
         name="coco_like.pt",
@@ -111,7 +111,7 @@ def test_known_pt_start_is_credited(detect_pt):
 def test_unknown_pt_is_recorded_without_credit_and_warned(detect_pt, caplog):
     with caplog.at_level(logging.WARNING, logger="bonefrac.train.starts"):
         start = inspect_start(str(detect_pt), known={})
-    assert (start.known, start.credit, start.sha256) == (False, None, sha256_file(detect_pt))
+    assert (start.known, start.credit, start.sha256) == (False, None, file_sha256(detect_pt))
     assert start.architecture == "yolov5n"
     assert "not among the known starting weights" in caplog.text and "credit: null" in caplog.text
 
@@ -178,7 +178,7 @@ def test_yolov5_repository_pickle_is_refused_with_the_u_start_named(tmp_path, mo
 def test_known_untrainable_file_is_refused_by_its_hash(tmp_path):
     path = tmp_path / "renamed_anything.pt"
     path.write_bytes(b"stand-in bytes for the original YOLOv5 pickle")
-    digest = sha256_file(path)
+    digest = file_sha256(path)
     entry = KnownStart(
         sha256=digest,
         name="original.pt",
@@ -243,6 +243,6 @@ def test_shared_u_start_is_known_and_credited(shared_pretrained):
 @pytest.mark.shared
 def test_shared_original_pickle_is_refused(shared_pretrained):
     original = shared_pretrained / "coco_yolov5n_v7.0_original.pt"
-    assert sha256_file(original) == ORIGINAL_SHA
+    assert file_sha256(original) == ORIGINAL_SHA
     with pytest.raises(ModelError, match="not forwards compatible; use coco_yolov5nu_backbone_neck.pt"):
         inspect_start(str(original))

@@ -121,7 +121,7 @@ def load_imagenet_lite0(weights: Path | None = None) -> tuple[Any, PretrainedWei
     covered: a partial load would quietly train from a half-random network."""
     import torch
 
-    from bonefrac.evaluate.operating_point import sha256_of
+    from bonefrac.hashing import file_sha256
 
     path = Path(weights) if weights is not None else wheel_weights_path()
     try:
@@ -143,7 +143,7 @@ def load_imagenet_lite0(weights: Path | None = None) -> tuple[Any, PretrainedWei
         )
     model.load_state_dict(mapped, strict=True)
     model.eval()
-    return model, PretrainedWeights(path=path, sha256=sha256_of(path), package=WHEEL_PACKAGE, credit=CREDIT)
+    return model, PretrainedWeights(path=path, sha256=file_sha256(path), package=WHEEL_PACKAGE, credit=CREDIT)
 
 
 def fracture_classifier_from_imagenet(weights: Path | None = None) -> tuple[Any, PretrainedWeights]:

@@ -130,7 +130,7 @@ def export_classifier(
 ) -> ClassifierExport:
     """Write out_dir/classifier.onnx and its card; refuse (nothing written) when parity fails."""
     from bonefrac.classify.trainer import load_classifier_checkpoint
-    from bonefrac.infer.predictor import file_sha256
+    from bonefrac.hashing import file_sha256
 
     weights = Path(weights)
     model, meta = load_classifier_checkpoint(weights)

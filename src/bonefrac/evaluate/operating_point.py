@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import math
 from pathlib import Path
@@ -15,6 +14,7 @@ from bonefrac.errors import EvaluationError, ModelError
 from bonefrac.evaluate import metrics as m
 from bonefrac.evaluate.evaluator import PreparedEvaluation
 from bonefrac.evaluate.record import OperatingChoice
+from bonefrac.hashing import file_sha256
 
 logger = logging.getLogger(__name__)
 
@@ -100,13 +100,6 @@ def choose_operating_point(
     raise EvaluationError(f"unknown operating-point rule {rule!r}; choose one of {', '.join(RULES)}")
 
 
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with Path(path).open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
 
 def write_operating_point(
     weights: Path,
@@ -125,7 +118,7 @@ def write_operating_point(
     weights file (by sha256) is refused rather than overwritten.
     """
     path = card_path_for(weights)
-    digest = sha256_of(weights)
+    digest = file_sha256(weights)
     point = OperatingPoint(
         threshold=choice.threshold,
         rule=choice.rule,

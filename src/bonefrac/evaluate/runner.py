@@ -19,7 +19,7 @@ from bonefrac.errors import EvaluationError
 from bonefrac.evaluate.eval_file import EVAL_FILENAME, write_eval_report
 from bonefrac.evaluate.evaluator import DetectionEvaluator, EvalSettings, PreparedEvaluation
 from bonefrac.evaluate.metadata import group_images
-from bonefrac.evaluate.operating_point import choose_operating_point, sha256_of, write_operating_point
+from bonefrac.evaluate.operating_point import choose_operating_point, write_operating_point
 from bonefrac.evaluate.predictions import (
     DEFAULT_CONF_FLOOR,
     PredictionSet,
@@ -39,6 +39,7 @@ from bonefrac.evaluate.two_tier import (
     measure_two_tier,
     write_two_tier,
 )
+from bonefrac.hashing import file_sha256
 
 logger = logging.getLogger(__name__)
 
@@ -223,7 +224,7 @@ def _two_tier(
         )
     described = None
     if classifier_path is not None:
-        from bonefrac.infer.predictor import file_sha256
+        from bonefrac.hashing import file_sha256
 
         described = {"file": str(classifier_path), "sha256": file_sha256(classifier_path)}
     measured = measure_two_tier(prepared, probabilities, points, options.bootstrap, options.seed, described)
@@ -262,7 +263,7 @@ def _provenance(
         "model": ModelInfo(
             weights=str(Path(options.weights).resolve()),
             kind=kind,
-            sha256=sha256_of(options.weights),
+            sha256=file_sha256(options.weights),
             imgsz=predictions.imgsz,
             class_names=list(predictions.class_names),
         ),

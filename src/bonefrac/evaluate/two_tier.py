@@ -235,7 +235,7 @@ def card_classifier_path(card: ModelCard, weights: Path) -> Path | None:
     """The classifier file the card beside `weights` names (checked by sha256), or None."""
     if card.classifier is None:
         return None
-    from bonefrac.infer.predictor import file_sha256
+    from bonefrac.hashing import file_sha256
 
     path = Path(weights).parent / card.classifier.file
     if not path.is_file():
@@ -248,7 +248,7 @@ def card_classifier_path(card: ModelCard, weights: Path) -> Path | None:
 def write_two_tier(weights: Path, points: OperatingPoints, classifier_path: Path | None) -> Path:
     """Set both tiers (and the classifier they fuse) in the model card beside `weights`."""
     from bonefrac.card.classifier import classifier_card_path, read_classifier_card
-    from bonefrac.infer.predictor import file_sha256
+    from bonefrac.hashing import file_sha256
 
     card_path = card_path_for(weights)
     card = read_model_card(card_path)

@@ -23,7 +23,7 @@ from bonefrac.card.record import CARD_FILENAME, ModelCard, card_path_for, read_m
 from bonefrac.errors import ExportError, ModelError
 from bonefrac.export.parity import PARITY_CONF, ParityReport, check_parity
 from bonefrac.export.samples import DEFAULT_COUNT, load_samples
-from bonefrac.infer.predictor import file_sha256
+from bonefrac.hashing import file_sha256
 
 logger = logging.getLogger(__name__)
 

@@ -36,7 +36,7 @@ class FractureClassifier:
         *,
         use_cv2: bool = True,
     ) -> None:
-        from bonefrac.infer.predictor import file_sha256
+        from bonefrac.hashing import file_sha256
 
         self.model_path = Path(model_path)
         self._session = open_session(

@@ -10,7 +10,6 @@ several threads at once.
 from __future__ import annotations
 
 import ast
-import hashlib
 import logging
 from collections.abc import Sequence
 from pathlib import Path
@@ -20,6 +19,7 @@ import numpy as np
 
 from bonefrac.card.record import CARD_FILENAME, ModelCard, read_model_card
 from bonefrac.errors import ModelError
+from bonefrac.hashing import file_sha256
 from bonefrac.infer.postprocess import MAX_DET, postprocess
 from bonefrac.infer.preprocess import LetterboxParams, is_grey_source, letterbox, preprocess, to_input_tensor
 from bonefrac.infer.session import open_session
@@ -27,14 +27,6 @@ from bonefrac.records import Detections, Radiograph
 
 logger = logging.getLogger(__name__)
 
-
-def file_sha256(path: Path) -> str:
-    """Hex sha256 of a file, read in 1 MiB blocks."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _literal(value: str | None, key: str, path: Path) -> Any:

@@ -8,7 +8,6 @@ Call `bonefrac.ultralytics_env.prepare_ultralytics()` first: checkpoints are rea
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -17,6 +16,7 @@ from typing import Any, Literal
 import yaml
 
 from bonefrac.errors import ConfigError, ModelError
+from bonefrac.hashing import file_sha256
 
 logger = logging.getLogger(__name__)
 
@@ -68,13 +68,6 @@ class StartRecord:
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with Path(path).open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def load_known_starts(path: Path = KNOWN_STARTS_FILE) -> dict[str, KnownStart]:
@@ -185,7 +178,7 @@ def _weights_start(path: Path, known: dict[str, KnownStart]) -> StartRecord:
     if not path.is_file():
         raise ModelError(f"model weights not found: {path.resolve()}")
     _check_file_name(path)
-    digest = sha256_file(path)
+    digest = file_sha256(path)
     entry = known.get(digest)
     if entry is not None and not entry.trainable:
         raise ModelError(
