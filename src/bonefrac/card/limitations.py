@@ -39,6 +39,16 @@ def derive_limitations(test: EvalReport, training: TrainingSummary | None) -> li
                 else ""
             )
         )
+    two = test.two_tier
+    if two is not None:
+        sens, spec = two.high_sensitivity, two.high_specificity
+        limits.append(
+            f"At the high-sensitivity point {sens.confusion.fp} of {sens.confusion.fp + sens.confusion.tn} "
+            f"normal test images are flagged (specificity {fmt(sens.specificity, 2)}) and "
+            f"{sens.confusion.fn} of {sens.confusion.fn + sens.confusion.tp} fractured ones are missed; at "
+            f"the high-specificity point {spec.confusion.fn} fractured images are missed "
+            f"(sensitivity {fmt(spec.sensitivity, 2)})."
+        )
     limits.append(
         f"Measured on {test.counts.images} FracAtlas test images ({test.counts.positive_images} "
         "with a fracture), all from the same hospitals and scanners as the training data; it has not been "
@@ -48,10 +58,13 @@ def derive_limitations(test: EvalReport, training: TrainingSummary | None) -> li
         budget = ""
         if training.budget_hours:
             budget = f", stopped by its {training.budget_hours} h wall-clock budget"
+        start = training.start or {}
+        pretrained = start.get("init") == "pretrained"
+        init = "from pretrained weights" if pretrained else "from random weights"
         limits.append(
             f"Trained on CPU only ({training.cpu_count} cores, {training.wall_hours:.2f} h, "
-            f"{training.epochs_done} epochs at {training.imgsz} px) from random weights{budget}; longer "
-            "training (for example a GPU run of the same pipeline) may well do better."
+            f"{training.epochs_done} epochs at {training.imgsz} px) {init}{budget}; longer "
+            "training and larger inputs (for example a GPU run of the same pipeline) may well do better."
         )
     limits.append(
         "One class only (`fractured`): no fracture type, no displacement, no other findings. An image "

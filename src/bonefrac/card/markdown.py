@@ -5,11 +5,13 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from bonefrac.card.classifier import ClassifierCard
 from bonefrac.card.limitations import derive_limitations
 from bonefrac.card.record import ModelCard
 from bonefrac.card.references import METRIC_LABELS, ReferenceResult
 from bonefrac.card.text import fmt
-from bonefrac.card.training import TrainingSummary
+from bonefrac.card.training import ClassifierTraining, TrainingSummary
+from bonefrac.card.two_tier import two_tier_lines
 from bonefrac.evaluate.record import EvalReport, Metric
 
 MARKDOWN_FILENAME = "MODEL_CARD.md"
@@ -110,8 +112,8 @@ def _training_lines(training: TrainingSummary) -> list[str]:
     return [
         "",
         "## How it was trained",
-        f"- `bonefrac train` from `{training.model}` (random initial weights; nothing pretrained was "
-        f"downloaded), on {bg}, at {training.imgsz} px, batch {training.batch}.",
+        f"- `bonefrac train` {_start_text(training)}, on {bg}, at {training.imgsz} px, batch "
+        f"{training.batch}. Nothing was downloaded.",
         f"- Device: **{training.device}**"
         + (
             f" ({training.cpu_count} cores, {training.torch_threads} torch threads)"
@@ -132,14 +134,31 @@ def _training_lines(training: TrainingSummary) -> list[str]:
     ]
 
 
-def _what_it_is_lines(card: ModelCard) -> list[str]:
+def _start_text(training: TrainingSummary) -> str:
+    start = training.start or {}
+    if start.get("init") != "pretrained":
+        return f"from `{training.model}` (random initial weights)"
+    name = Path(str(start.get("path") or training.model)).name
+    credit = start.get("credit") or "a checkpoint bonefrac does not know (no credit recorded)"
+    return f"from `{name}` (sha256 `{start.get('sha256')}`; {credit})"
+
+
+def _what_it_is_lines(card: ModelCard, classifier: ClassifierCard | None) -> list[str]:
     lines = [
         "## What it is",
-        f"- A YOLO11 object detector that draws boxes around `{'`, `'.join(card.class_names)}` regions on "
+        f"- A YOLO object detector that draws boxes around `{'`, `'.join(card.class_names)}` regions on "
         f"radiographs, exported to ONNX at {card.input_size} x {card.input_size} px (`model.onnx`, "
         f"sha256 `{card.weights_sha256}`).",
-        f"- Intended use: {card.intended_use}",
     ]
+    if card.classifier is not None:
+        architecture = classifier.architecture if classifier else "a classifier"
+        lines.append(
+            f"- An image-level classifier (`{card.classifier.file}`, {architecture}"
+            f" at {card.classifier.input_size} x {card.classifier.input_size} px, sha256 "
+            f"`{card.classifier.sha256}`) gives each radiograph a fracture probability; it is fused with the "
+            "detector's highest box confidence into the image score."
+        )
+    lines.append(f"- Intended use: {card.intended_use}")
     q = card.quantization or {}
     if q.get("shipped") is False:
         lines.append(
@@ -155,6 +174,32 @@ def _what_it_is_lines(card: ModelCard) -> list[str]:
     return lines
 
 
+def _classifier_lines(classifier: ClassifierCard, training: ClassifierTraining | None) -> list[str]:
+    start = classifier.pretrained
+    lines = [
+        "",
+        "## The image-level classifier",
+        f"- `bonefrac classify train`: {classifier.architecture} from ImageNet weights "
+        f"(`{start.get('file', 'unknown file')}`, sha256 `{start.get('sha256')}`; {start.get('credit')}), "
+        "fine-tuned on FracAtlas image labels (fractured: the image has a box), grey radiographs repeated to "
+        "three channels, letterboxed like the detector's input.",
+    ]
+    if training is not None:
+        lines.append(
+            f"- {training.train_images} train images ({training.train_fractured} fractured), each epoch "
+            f"{training.epoch_images} drawn class-balanced; {training.imgsz} px, {training.epochs_done} "
+            f"epochs in {training.wall_hours:.2f} h on CPU ({training.torch_threads} torch threads); best "
+            f"epoch {training.best_epoch} by val AUROC ({training.val_auroc:.3f}, de-duplicated val)."
+        )
+    parity = classifier.metrics.get("export_parity") or {}
+    if parity:
+        lines.append(
+            f"- ONNX export checked against the torch checkpoint: probabilities within "
+            f"{parity.get('max_abs_difference', 0):.1e} on {parity.get('images')} images."
+        )
+    return lines
+
+
 def render_model_card(
     card: ModelCard,
     test: EvalReport,
@@ -164,6 +209,8 @@ def render_model_card(
     training: TrainingSummary | None = None,
     references: Sequence[ReferenceResult] = (),
     pt_test: EvalReport | None = None,
+    classifier: ClassifierCard | None = None,
+    classifier_training: ClassifierTraining | None = None,
 ) -> str:
     """The Markdown model card (pt_test: a test evaluation of the source .pt, for ultralytics' figures)."""
     op = card.operating_point
@@ -176,7 +223,7 @@ def render_model_card(
         "This file is generated by `bonefrac model-card` from model_card.json and the evaluation results; "
         "do not edit it by hand.",
         "",
-        *_what_it_is_lines(card),
+        *_what_it_is_lines(card, classifier),
         "",
         "## Data and credit",
         f"- {card.data_credit or FRACATLAS_CREDIT}",
@@ -186,16 +233,26 @@ def render_model_card(
     ]
     if training is not None:
         lines += _training_lines(training)
+    if classifier is not None:
+        lines += _classifier_lines(classifier, classifier_training)
+    if card.operating_points is not None and test.two_tier is not None:
+        lines += two_tier_lines(card.operating_points, test, val)
     lines += [
         "",
-        "## Operating point",
+        "## Operating point" + (" of the single-threshold metrics" if card.operating_points else ""),
         f"- Default threshold **{op.threshold:.4f}** (rule `{op.rule}`, chosen on the {op.split} split"
         + (
             f": image sensitivity {op.sensitivity:.3f}, specificity {op.specificity:.3f} there"
             if op.sensitivity is not None and op.specificity is not None
             else ""
         )
-        + "). The service, `bonefrac predict` and the UI use it unless told otherwise.",
+        + (
+            "). The single-threshold rows below (box precision and recall, the detector's image "
+            "sensitivity and specificity) use it; the service, `bonefrac predict` and the UI answer at the "
+            "two operating points above."
+            if card.operating_points is not None
+            else "). The service, `bonefrac predict` and the UI use it unless told otherwise."
+        ),
     ]
     if val is not None:
         lines.append(

@@ -11,14 +11,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from bonefrac.card.classifier import ClassifierCard, classifier_card_path, read_classifier_card
 from bonefrac.card.limitations import derive_limitations
 from bonefrac.card.markdown import FRACATLAS_CREDIT, MARKDOWN_FILENAME, render_model_card
 from bonefrac.card.record import CARD_FILENAME, ModelCard, read_model_card, write_model_card
 from bonefrac.card.references import ReferenceResult
-from bonefrac.card.training import read_training_summary
+from bonefrac.card.training import read_classifier_training, read_training_summary
 from bonefrac.errors import ModelError
 from bonefrac.evaluate.eval_file import read_eval_report
-from bonefrac.evaluate.record import EvalReport, Metric, Record
+from bonefrac.evaluate.record import EvalReport, Metric, Record, TwoTierMetrics
 
 
 class FracturedOnlySummary(Record):
@@ -48,6 +49,7 @@ class CardEvalSummary(Record):
     specificity: Metric
     froc_score: Metric
     fractured_only: FracturedOnlySummary
+    two_tier: TwoTierMetrics | None = None
 
 
 def card_test_summary(report: EvalReport) -> CardEvalSummary:
@@ -73,6 +75,7 @@ def card_test_summary(report: EvalReport) -> CardEvalSummary:
             precision=fractured.precision,
             recall=fractured.recall,
         ),
+        two_tier=report.two_tier,
     )
 
 
@@ -90,6 +93,36 @@ def _check_same_model(report: EvalReport, sha256: str | None, what: str, path: P
             f"{path} evaluated a model with sha256 {evaluated[:12]}..., but {what} has "
             f"{str(sha256)[:12]}...; evaluate the shipped file again"
         )
+
+
+def _check_same_tiers(card: ModelCard, test: EvalReport, path: Path) -> None:
+    """A card with two operating points needs a test evaluation at exactly those points."""
+    points, measured = card.operating_points, test.two_tier
+    if points is None:
+        return
+    if measured is None or (
+        measured.high_sensitivity.image_threshold != points.high_sensitivity.image_threshold
+        or measured.high_specificity.image_threshold != points.high_specificity.image_threshold
+        or measured.classifier_weight != points.classifier_weight
+    ):
+        raise ModelError(
+            f"{path} was not evaluated at the card's two operating points; evaluate the test split with "
+            "--rule card (the card's classifier and tiers are then used)"
+        )
+    if card.classifier is not None and (measured.classifier or {}).get("sha256") != card.classifier.sha256:
+        raise ModelError(f"{path} fused another classifier than the card's {card.classifier.file}")
+
+
+def _card_classifier(card: ModelCard, model_dir: Path) -> ClassifierCard | None:
+    if card.classifier is None:
+        return None
+    classifier = read_classifier_card(classifier_card_path(model_dir / card.classifier.file))
+    if classifier.weights_sha256 != card.classifier.sha256:
+        raise ModelError(
+            f"{model_dir / card.classifier.file}'s card describes sha256 "
+            f"{str(classifier.weights_sha256)[:12]}, the model card names {card.classifier.sha256[:12]}"
+        )
+    return classifier
 
 
 def _int8_decision(
@@ -115,6 +148,7 @@ def publish_model_card(
     val_eval: Path | None = None,
     int8_test_eval: Path | None = None,
     run_dir: Path | None = None,
+    classifier_run: Path | None = None,
     name: str | None = None,
     version: str | None = None,
     references: Sequence[ReferenceResult] = (),
@@ -138,6 +172,9 @@ def publish_model_card(
             f"{test_eval} used threshold {used:.6f}, the card's operating point is "
             f"{card.operating_point.threshold:.6f}; evaluate the test split with --rule card"
         )
+    _check_same_tiers(card, test, Path(test_eval))
+    classifier = _card_classifier(card, model_dir)
+    classifier_training = read_classifier_training(classifier_run) if classifier_run is not None else None
     val = read_eval_report(val_eval) if val_eval is not None else None
     int8 = None
     if int8_test_eval is not None:
@@ -170,7 +207,15 @@ def publish_model_card(
     card = ModelCard.model_validate(card.model_dump())
     write_model_card(card, card_path)
     markdown = render_model_card(
-        card, test, val=val, int8_test=int8, training=training, references=references, pt_test=pt_test
+        card,
+        test,
+        val=val,
+        int8_test=int8,
+        training=training,
+        references=references,
+        pt_test=pt_test,
+        classifier=classifier,
+        classifier_training=classifier_training,
     )
     markdown_path = model_dir / MARKDOWN_FILENAME
     markdown_path.write_text(markdown, encoding="utf-8")

@@ -36,6 +36,7 @@ class TrainingSummary:
     best_val_map50_95: float | None
     git_sha: str | None
     config: dict[str, Any]
+    start: dict[str, Any] | None = None  # what training started from: sha256, credit (train/starts.py)
 
 
 def _read_json(path: Path, what: str) -> dict[str, Any]:
@@ -90,5 +91,70 @@ def read_training_summary(run_dir: Path) -> TrainingSummary:
         best_val_map50=best.get("map50") if best else None,
         best_val_map50_95=best.get("map50_95") if best else None,
         git_sha=env.get("git_sha"),
+        config=config,
+        start=env.get("start") or _start_from_config(str(config.get("model", ""))),
+    )
+
+
+def _start_from_config(model: str) -> dict[str, Any] | None:
+    """For a run recorded before starts were: the weights file named in its config, looked up by sha256."""
+    from bonefrac.hashing import file_sha256
+    from bonefrac.train.starts import load_known_starts
+
+    path = Path(model)
+    if path.suffix.lower() != ".pt":
+        return {"init": "random", "model": model} if model else None
+    if not path.is_file():
+        return {"init": "pretrained", "model": model, "path": str(path), "sha256": None, "credit": None}
+    sha = file_sha256(path)
+    known = load_known_starts().get(sha)
+    return {
+        "init": "pretrained",
+        "model": model,
+        "path": str(path.resolve()),
+        "sha256": sha,
+        "name": known.name if known else None,
+        "credit": known.credit if known else None,
+        "license": known.license if known else None,
+        "recorded": "from the config's model path after training (the run predates start records)",
+    }
+
+
+@dataclass(frozen=True)
+class ClassifierTraining:
+    """What a `bonefrac classify train` run folder says about how the classifier was made."""
+
+    run_dir: str
+    imgsz: int
+    epochs_done: int
+    best_epoch: int
+    wall_hours: float
+    epoch_images: int | None
+    train_images: int | None
+    train_fractured: int | None
+    torch_threads: int | None
+    val_auroc: float | None
+    config: dict[str, Any]
+
+
+def read_classifier_training(run_dir: Path) -> ClassifierTraining:
+    """Summarise a classifier run folder (config.yaml, metrics.json, dataset.json, environment.json)."""
+    run_dir = Path(run_dir)
+    metrics = _read_json(run_dir / "metrics.json", "classifier run metrics")
+    dataset = _read_json(run_dir / "dataset.json", "classifier run data set")
+    env = _read_json(run_dir / "environment.json", "classifier run environment")
+    config = yaml.safe_load((run_dir / "config.yaml").read_text(encoding="utf-8")) or {}
+    train = (dataset.get("images") or {}).get("train") or {}
+    return ClassifierTraining(
+        run_dir=str(run_dir),
+        imgsz=int(metrics.get("imgsz", config.get("imgsz", 0))),
+        epochs_done=int(metrics.get("epochs_completed", 0)),
+        best_epoch=int(metrics.get("best_epoch", 0)),
+        wall_hours=float(metrics.get("train_wall_time_s", 0.0)) / 3600.0,
+        epoch_images=dataset.get("epoch_images"),
+        train_images=train.get("images"),
+        train_fractured=train.get("fractured"),
+        torch_threads=env.get("torch_threads"),
+        val_auroc=(metrics.get("val") or {}).get("auroc"),
         config=config,
     )

@@ -27,6 +27,9 @@ def model_card(
         help="eval.json of the source .pt on the test split (ultralytics' own figures).",
     ),
     run: Path | None = typer.Option(None, "--run", help="The training run folder (runs/<experiment>/<run>)."),
+    classifier_run: Path | None = typer.Option(
+        None, "--classifier-run", help="The classifier's run folder (runs/classifier/<run>), if one ships."
+    ),
     name: str | None = typer.Option(None, "--name", help="Model name for the card."),
     version: str | None = typer.Option(None, "--version", help="Model version for the card."),
     int8_max_map50_drop: float = typer.Option(
@@ -53,6 +56,7 @@ def model_card(
         val_eval=val_eval,
         int8_test_eval=int8_test_eval,
         run_dir=run,
+        classifier_run=classifier_run,
         name=name,
         version=version,
         references=(
