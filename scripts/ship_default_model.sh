@@ -1,18 +1,22 @@
 #!/usr/bin/env bash
-# Turn a finished training run into the shipped default model in deploy/model/ (issue 8):
-#   export (fp32 + int8, parity on FracAtlas test images) -> evaluate on de-duplicated val (chooses the
-#   operating point) -> evaluate on test at that point (fp32 and int8, with body-region breakdown) ->
+# Turn a finished detector run (and a classifier run) into the shipped default model in deploy/model/:
+#   export the detector (fp32 + int8, parity on FracAtlas test images) and the classifier (parity) ->
+#   evaluate on de-duplicated val (chooses the fusion weight and both operating points, and the single
+#   threshold) -> evaluate on test at those points (fp32 and int8, with body-region breakdown) ->
 #   demo images -> model_card.json + MODEL_CARD.md.
 # It trains nothing. Usage:
-#   scripts/ship_default_model.sh runs/default_model_cpu/cpu_bg10_320-s0 [VERSION]
+#   scripts/ship_default_model.sh runs/pretrained/coco_480_bg20-s0 [VERSION] [CLASSIFIER_RUN]
+# Without CLASSIFIER_RUN the detector ships alone and its highest box confidence scores the image.
 # Knobs: BONEFRAC (command, default .venv/bin/bonefrac), FRACATLAS (../shared/data/fracatlas),
 #        RULE (operating-point rule on val, default max-f1), WORK (.data/ship: evaluations, kept out of git),
 #        OUT (deploy/model).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-RUN=${1:?usage: scripts/ship_default_model.sh RUN_DIR [VERSION]}
+RUN=${1:?usage: scripts/ship_default_model.sh RUN_DIR [VERSION] [CLASSIFIER_RUN]}
 VERSION=${2:-$(date -u +%Y.%m.%d)}
+CLASSIFIER_RUN=${3:-}
+NAME=${NAME:-bonefrac-fracatlas}
 BONEFRAC=${BONEFRAC:-.venv/bin/bonefrac}
 FRACATLAS=${FRACATLAS:-../shared/data/fracatlas}
 RULE=${RULE:-max-f1}
@@ -25,20 +29,32 @@ say() { printf '\033[1m[ship]\033[0m %s\n' "$*"; }
 test -f "$WEIGHTS" || { say "no $WEIGHTS: train first"; exit 2; }
 test -f "$FRACATLAS/data.yaml" || { say "FracAtlas not found at $FRACATLAS"; exit 2; }
 mkdir -p "$WORK"
-rm -f "$OUT"/model.onnx "$OUT"/model.int8.onnx "$OUT"/model_card.json "$OUT"/MODEL_CARD.md
+rm -f "$OUT"/model.onnx "$OUT"/model.int8.onnx "$OUT"/model_card.json "$OUT"/MODEL_CARD.md \
+      "$OUT"/classifier.onnx "$OUT"/classifier_card.json
 
 say "export $WEIGHTS at $IMGSZ px (fp32 + int8)"
 $BONEFRAC export --weights "$WEIGHTS" --imgsz "$IMGSZ" --out "$OUT" --int8 \
     --parity-data "$FRACATLAS/data.yaml" --parity-split test --parity-count 16
+
+TIERS=()
+CLASSIFIER_CARD_ARGS=()
+if [[ -n "$CLASSIFIER_RUN" ]]; then
+    test -f "$CLASSIFIER_RUN/weights/best.pt" || { say "no $CLASSIFIER_RUN/weights/best.pt"; exit 2; }
+    say "export the classifier $CLASSIFIER_RUN"
+    $BONEFRAC classify export "$CLASSIFIER_RUN/weights/best.pt" --out "$OUT" \
+        --parity-data "$FRACATLAS/data.yaml" --parity-split test --parity-count 16
+    TIERS=(--classifier "$OUT/classifier.onnx")
+    CLASSIFIER_CARD_ARGS=(--classifier-run "$CLASSIFIER_RUN")
+fi
 
 if [[ ! -f "$WORK/val-dedup/data.yaml" ]]; then
     say "val without the copies of train images"
     $BONEFRAC data subset "$FRACATLAS/data.yaml" --out "$WORK/val-dedup" --drop-train-duplicates --workers 2
 fi
 
-say "operating point on de-duplicated val ($RULE)"
+say "operating points on de-duplicated val (two tiers; single threshold by $RULE)"
 $BONEFRAC evaluate --weights "$OUT/model.onnx" --data "$WORK/val-dedup/data.yaml" --split val \
-    --rule "$RULE" --out "$WORK/eval-val"
+    --rule "$RULE" --two-tier "${TIERS[@]}" --out "$WORK/eval-val"
 
 REGIONS=(--metadata "$FRACATLAS/original_metadata/dataset.csv"
          --metadata-column "region=hand,leg,hip,shoulder,mixed" --metadata-key image_id)
@@ -58,6 +74,6 @@ python3 scripts/pick_demo_images.py "$FRACATLAS" "$OUT/demo"
 say "model card"
 $BONEFRAC model-card "$OUT" --test-eval "$WORK/eval-test/eval.json" --val-eval "$WORK/eval-val/eval.json" \
     --int8-test-eval "$WORK/eval-test-int8/eval.json" --pt-test-eval "$WORK/eval-test-pt/eval.json" --run "$RUN" \
-    --name bonefrac-fracatlas-yolo11n --version "$VERSION" --references
+    "${CLASSIFIER_CARD_ARGS[@]}" --name "$NAME" --version "$VERSION" --references
 ls -la "$OUT"
 say "done: reports in $WORK/eval-*/report.html"
