@@ -92,9 +92,10 @@ if not dry:
         problems.append(f"no usable data at {data} ({exc}); untar ../shared/data/fracatlas-640-gray.tar into .data/")
 weights = Path(os.environ["WEIGHTS"])
 if weights.is_file():
-    from bonefrac.train.starts import load_known_starts, sha256_file
+    from bonefrac.hashing import file_sha256
+    from bonefrac.train.starts import load_known_starts
 
-    digest = sha256_file(weights)
+    digest = file_sha256(weights)
     expected = [s for s in load_known_starts().values() if s.name == "coco_yolov5nu_backbone_neck.pt"]
     if not expected or digest != expected[0].sha256:
         want = expected[0].sha256 if expected else "(no entry in known_starts.yaml)"
