@@ -40,3 +40,28 @@ def test_bad_config_says_what_is_wrong(tmp_path: Path, text: str, message: str) 
     path.write_text(text, encoding="utf-8")
     with pytest.raises(ConfigError, match=message):
         load_classifier_config(path)
+
+
+@pytest.mark.parametrize(
+    ("given", "device"), [("cpu", "cpu"), ("0", "cuda:0"), (1, "cuda:1"), ("CUDA", "cuda")]
+)
+def test_device_names_normalise(given: object, device: str) -> None:
+    assert ClassifierConfig(data="d.yaml", device=given).device == device
+
+
+def test_unknown_device_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "c.yaml"
+    path.write_text("data: d.yaml\ndevice: tpu\n", encoding="utf-8")
+    with pytest.raises(ConfigError, match="device must be"):
+        load_classifier_config(path)
+
+
+def test_budget_plans_fewer_epochs_when_they_do_not_fit() -> None:
+    from bonefrac.classify.trainer import planned_epochs
+
+    config = ClassifierConfig(data="d.yaml", epochs=30, budget_hours=0.5)
+    assert planned_epochs(config, 0, 0.0) == 30
+    assert planned_epochs(config, 2, 600.0) == 6  # 300 s an epoch: six fit in 30 minutes
+    assert planned_epochs(config, 8, 600.0) == 24  # faster than planned: more, up to `epochs`
+    assert planned_epochs(config, 5, 100_000.0) == 5  # past the budget: stop after this epoch
+    assert planned_epochs(ClassifierConfig(data="d.yaml", epochs=7), 3, 1e9) == 7

@@ -64,6 +64,7 @@ class ClassifierConfig(StrictModel):
     label_smoothing: float = Field(0.0, ge=0.0, lt=0.5)
     augment: ClassifierAugment = ClassifierAugment()
     seed: int = Field(0, ge=0)
+    device: str = "cpu"  # "cpu", "cuda" or "cuda:N" (a bare GPU index N means cuda:N)
     workers: int = Field(0, ge=0)  # data-loader processes; 0 loads in the training process
     threads: int | None = Field(None, ge=1)  # torch threads; default: every core this process may use
     patience: int = Field(100, ge=1)  # stop after this many epochs without a better val AUROC
@@ -78,6 +79,16 @@ class ClassifierConfig(StrictModel):
                 f"got {value!r}"
             )
         return value
+
+    @field_validator("device", mode="before")
+    @classmethod
+    def _device(cls, value: object) -> str:
+        text = str(value).strip().lower()
+        if text.isdigit():
+            return f"cuda:{text}"
+        if text in ("cpu", "cuda") or re.fullmatch(r"cuda:\d+", text):
+            return text
+        raise ValueError(f"device must be 'cpu', 'cuda', 'cuda:N' or a GPU index N, got {value!r}")
 
     @model_validator(mode="after")
     def _batch_fits_epoch(self) -> ClassifierConfig:

@@ -74,7 +74,7 @@ def _resolve_data(config: ClassifierConfig) -> tuple[Any, Any]:
     return source, trained
 
 
-def predict_probabilities(model: Any, images: LabelledImages, batch: int) -> np.ndarray:
+def predict_probabilities(model: Any, images: LabelledImages, batch: int, device: Any = "cpu") -> np.ndarray:
     """(N,) fracture probabilities of the unaugmented images."""
     import torch
 
@@ -83,9 +83,29 @@ def predict_probabilities(model: Any, images: LabelledImages, batch: int) -> np.
     with torch.inference_mode():
         for start in range(0, len(images), batch):
             x = torch.from_numpy(images.pixels[start : start + batch]).unsqueeze(1).float().div_(255.0)
-            x = x.contiguous(memory_format=torch.channels_last)
-            out[start : start + batch] = torch.sigmoid(model(x)).double().numpy()
+            x = x.to(device).contiguous(memory_format=torch.channels_last)
+            out[start : start + batch] = torch.sigmoid(model(x)).double().cpu().numpy()
     return out
+
+
+def planned_epochs(config: ClassifierConfig, done: int, elapsed_s: float) -> int:
+    """Epochs the run will train: `epochs`, or fewer when the budget at the mean epoch time allows fewer
+    (the learning-rate schedule follows, so a budgeted run still ends at the low rate)."""
+    if config.budget_hours is None or done == 0:
+        return config.epochs
+    affordable = int(config.budget_hours * 3600 / (elapsed_s / done))
+    return max(done, min(config.epochs, affordable))
+
+
+def torch_device(config: ClassifierConfig) -> Any:
+    """The config's device; TrainingError when it asks for a GPU this machine does not have."""
+    import torch
+
+    if config.device != "cpu" and not torch.cuda.is_available():
+        raise TrainingError(
+            f"device {config.device!r} asks for a CUDA GPU, but torch sees none; use device: cpu"
+        )
+    return torch.device(config.device)
 
 
 def image_auroc(probabilities: np.ndarray, labels: np.ndarray) -> float:
@@ -211,6 +231,7 @@ def train_classifier(config: ClassifierConfig, *, overwrite: bool = False) -> Cl
     torch.manual_seed(config.seed)
     threads = config.threads or cpu_threads()
     torch.set_num_threads(threads)
+    device = torch_device(config)
 
     # data
     source, trained = _resolve_data(config)
@@ -229,6 +250,7 @@ def train_classifier(config: ClassifierConfig, *, overwrite: bool = False) -> Cl
         num_workers=config.workers,
         drop_last=True,
         persistent_workers=config.workers > 0,
+        pin_memory=config.device != "cpu",
     )
     (run_dir / "config.yaml").write_text(
         yaml.safe_dump(dump_classifier_config(config), sort_keys=False), encoding="utf-8"
@@ -249,34 +271,35 @@ def train_classifier(config: ClassifierConfig, *, overwrite: bool = False) -> Cl
 
     # model
     backbone, start = fracture_classifier_from_imagenet(Path(config.weights) if config.weights else None)
-    model = FractureNet(backbone).to(memory_format=torch.channels_last)
+    model = FractureNet(backbone).to(device).to(memory_format=torch.channels_last)
     _write_json(run_dir / "environment.json", _environment(threads, start.to_dict()))
     optimizer = torch.optim.AdamW(model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
     loss_fn = torch.nn.BCEWithLogitsLoss()
     steps_per_epoch = len(loader)
-    total_steps = steps_per_epoch * config.epochs
 
     # loop
-    best_auroc, best_epoch, stale, step = -1.0, 0, 0, 0
+    best_auroc, best_epoch, stale, step, epoch = -1.0, 0, 0, 0, 0
+    planned = config.epochs
     started = time.perf_counter()
     epochs_log = run_dir / "epochs.jsonl"
     epochs_log.unlink(missing_ok=True)
-    epoch = 0
-    for epoch in range(1, config.epochs + 1):
+    while epoch < planned:
+        epoch += 1
         epoch_started = time.perf_counter()
         model.train()
         losses = []
         for x, y in loader:
             for group in optimizer.param_groups:
-                group["lr"] = _learning_rate(config, step, steps_per_epoch, total_steps)
-            target = y * (1 - config.label_smoothing) + 0.5 * config.label_smoothing
-            loss = loss_fn(model(x.contiguous(memory_format=torch.channels_last)), target)
+                group["lr"] = _learning_rate(config, step, steps_per_epoch, steps_per_epoch * planned)
+            target = (y * (1 - config.label_smoothing) + 0.5 * config.label_smoothing).to(device)
+            x = x.to(device, non_blocking=True).contiguous(memory_format=torch.channels_last)
+            loss = loss_fn(model(x), target)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
             losses.append(loss.item())
             step += 1
-        val_probabilities = predict_probabilities(model, val, config.batch)
+        val_probabilities = predict_probabilities(model, val, config.batch, device)
         val_auroc = image_auroc(val_probabilities, val.labels)
         seconds = time.perf_counter() - epoch_started
         row = {
@@ -291,7 +314,7 @@ def train_classifier(config: ClassifierConfig, *, overwrite: bool = False) -> Cl
         logger.info(
             "epoch %d/%d: loss %.4f, val AUROC %.4f (%.0f s)",
             epoch,
-            config.epochs,
+            planned,
             row["train_loss"],
             val_auroc,
             seconds,
@@ -302,19 +325,16 @@ def train_classifier(config: ClassifierConfig, *, overwrite: bool = False) -> Cl
             _save_checkpoint(run_dir / "weights" / "best.pt", model, config, epoch, val_auroc)
         else:
             stale += 1
-        elapsed_hours = (time.perf_counter() - started) / 3600
         if stale >= config.patience:
             logger.info("no better val AUROC for %d epochs: stopping", stale)
             break
-        if config.budget_hours is not None and elapsed_hours >= config.budget_hours:
-            logger.info("wall-clock budget of %.2f h reached after epoch %d", config.budget_hours, epoch)
-            break
+        planned = planned_epochs(config, epoch, time.perf_counter() - started)
     wall = time.perf_counter() - started
 
     # test with the best weights
     best_path = run_dir / "weights" / "best.pt"
     best_model, _ = load_classifier_checkpoint(best_path)
-    best_model = best_model.to(memory_format=torch.channels_last)
+    best_model = best_model.to(device).to(memory_format=torch.channels_last)
     metrics: dict[str, Any] = {
         "schema_version": 1,
         "experiment": config.experiment,
@@ -330,7 +350,7 @@ def train_classifier(config: ClassifierConfig, *, overwrite: bool = False) -> Cl
     }
     test_auroc, test_ci = None, None
     if test is not None:
-        probabilities = predict_probabilities(best_model, test, config.batch)
+        probabilities = predict_probabilities(best_model, test, config.batch, device)
         test_auroc = image_auroc(probabilities, test.labels)
         test_ci = auroc_interval(probabilities, test.labels, config.bootstrap, config.seed)
         metrics["test"] = {
