@@ -9,10 +9,12 @@ import numpy as np
 import pytest
 import yaml
 
+from bonefrac.card.record import OperatingPoints
 from bonefrac.evaluate.evaluator import DetectionEvaluator
 from bonefrac.evaluate.predictions import GroundTruth, ImagePrediction
 from bonefrac.evaluate.record import DataInfo, EvalReport, ModelInfo, OperatingChoice
 from bonefrac.evaluate.results import compute_results
+from bonefrac.evaluate.two_tier import measure_two_tier
 from bonefrac.records import Detections
 
 NAMES = ("fractured",)
@@ -33,16 +35,30 @@ def _image(i: int, rng: np.random.Generator) -> tuple[ImagePrediction, GroundTru
 
 
 def _build_report(
-    seed: int = 0, n_images: int = 30, sha256: str = "ab" * 32, threshold: float = 0.4
+    seed: int = 0,
+    n_images: int = 30,
+    sha256: str = "ab" * 32,
+    threshold: float = 0.4,
+    tiers: OperatingPoints | None = None,
 ) -> EvalReport:
+    """A test-split report; with `tiers`, also measured at those two operating points (a classifier whose
+    probability is the truth blurred by noise when the tiers fuse one)."""
     rng = np.random.default_rng(seed)
     evaluator = DetectionEvaluator(NAMES)
     for i in range(n_images):
         evaluator.process(*_image(i, rng))
     prepared = evaluator.evaluate()
     choice = OperatingChoice(threshold=threshold, rule="card", split="test")
+    measured = compute_results(prepared, choice, resamples=40, seed=seed)
+    if tiers is not None:
+        classifier = None
+        if tiers.image_score == "fused":
+            classifier = np.clip(prepared.positive * 0.5 + rng.uniform(0.1, 0.5, prepared.n_images), 0, 1)
+        described = {"file": "/m/classifier.onnx", "sha256": "ef" * 32} if classifier is not None else None
+        two_tier = measure_two_tier(prepared, classifier, tiers, 40, seed, described)
+        measured = measured.model_copy(update={"two_tier": two_tier})
     return EvalReport(
-        **dict(compute_results(prepared, choice, resamples=40, seed=seed)),
+        **dict(measured),
         model=ModelInfo(
             weights="/m/model.onnx", kind="onnx", sha256=sha256, imgsz=320, class_names=list(NAMES)
         ),
@@ -56,7 +72,7 @@ def _build_report(
 
 @pytest.fixture
 def build_report():
-    """build_report(seed=0, n_images=30, sha256=..., threshold=0.4) -> a test-split EvalReport."""
+    """build_report(seed=0, n_images=30, sha256=..., threshold=0.4, tiers=None) -> a test-split EvalReport."""
     return _build_report
 
 
