@@ -71,3 +71,9 @@ def test_card_without_tiers_uses_its_single_threshold_for_both() -> None:
     assert points.high_sensitivity.box_threshold == points.high_specificity.box_threshold == 0.25
     assert image_call(points, image_score(points, 0.3, None)) == "high_specificity"
     assert box_tiers(points, np.array([0.3, 0.2]), "high_specificity") == ["high_specificity", None]
+
+
+def test_a_users_minimum_confidence_above_the_solid_tier_drops_weaker_boxes() -> None:
+    confidences = np.array([0.9, 0.5, 0.1])
+    tiers = box_tiers(_points(), confidences, "high_specificity", min_confidence=0.6)
+    assert tiers == ["high_specificity", None, None]

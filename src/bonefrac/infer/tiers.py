@@ -67,10 +67,13 @@ def box_tiers(
     call: ImageCall,
     min_confidence: float | None = None,
 ) -> list[str | None]:
-    """Each box's tier (None: not drawn). `min_confidence` (a user's slider) replaces the high-sensitivity
-    box threshold and lets boxes show on any image; the solid tier keeps its own threshold."""
+    """Each box's tier (None: not drawn). `min_confidence` (a user's slider, a request's threshold) replaces
+    the high-sensitivity box threshold and lets boxes show on any image; the solid tier keeps its own
+    threshold, and no box below `min_confidence` is drawn."""
     spec_box = points.high_specificity.box_threshold
     sens_box = points.high_sensitivity.box_threshold if min_confidence is None else float(min_confidence)
+    if min_confidence is not None:
+        spec_box = max(spec_box, float(min_confidence))
     tiers: list[str | None] = []
     for confidence in np.asarray(confidences, dtype=np.float64).reshape(-1):
         if (call == "high_specificity" or min_confidence is not None) and confidence >= spec_box:
