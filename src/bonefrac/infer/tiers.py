@@ -7,11 +7,13 @@
 A box is drawn at a tier when its confidence reaches that tier's box threshold *and* the image is called at
 that tier or a stricter one: a normal call draws no box, a high-sensitivity call draws dashed boxes only.
 A card without two tiers (an older model) gets both tiers at its single operating threshold, on the
-detector's score: every drawn box is then solid, as before. Pure numpy; no torch, no onnxruntime.
+detector's score: every box at or above it is then solid, as before (a lower `min_confidence` adds dashed
+boxes below it). Pure numpy; no torch, no onnxruntime.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Literal
 
 import numpy as np
@@ -83,3 +85,12 @@ def box_tiers(
         else:
             tiers.append(None)
     return tiers
+
+
+# How each tier is drawn (bonefrac.imaging.render): the strict tier solid, the sensitive tier dashed.
+BOX_STYLES: dict[str, str] = {"high_specificity": "solid", "high_sensitivity": "dashed"}
+
+
+def box_styles(tiers: Sequence[str]) -> list[str]:
+    """The line style of each box of a finding, for `draw_detections(..., styles=...)`."""
+    return [BOX_STYLES[tier] for tier in tiers]
