@@ -94,3 +94,30 @@ BOX_STYLES: dict[str, str] = {"high_specificity": "solid", "high_sensitivity": "
 def box_styles(tiers: Sequence[str]) -> list[str]:
     """The line style of each box of a finding, for `draw_detections(..., styles=...)`."""
     return [BOX_STYLES[tier] for tier in tiers]
+
+
+def describe_points(points: OperatingPoints, tiered: bool) -> list[str]:
+    """The operating points in words, one line each (the CLI, `make run`'s banner and the UI's sidebar)."""
+    if points.image_score == "fused":
+        w = points.classifier_weight
+        score = f"image score = {w:.2f} x classifier probability + {1 - w:.2f} x the detector's top box"
+    else:
+        score = "image score = the detector's highest box confidence"
+    if not tiered:
+        single = points.high_specificity
+        return [
+            f"one operating point for both tiers: {single.box_threshold:.3f} ({single.target}); "
+            "every box at or above it is solid",
+            score,
+        ]
+    lines = []
+    for name, tier, style in (
+        ("high specificity", points.high_specificity, "solid"),
+        ("high sensitivity", points.high_sensitivity, "dashed"),
+    ):
+        missed = "" if tier.reached else ", target not reached"
+        lines.append(
+            f"{name} ({style} boxes): image score >= {tier.image_threshold:.3f}, boxes >= "
+            f"{tier.box_threshold:.3f} ({tier.target}{missed})"
+        )
+    return [*lines, score]
