@@ -16,6 +16,7 @@ from bonefrac.ui import present
 from bonefrac.ui.client import Analysis, DetectorClient, HttpClient, make_client
 
 WAIT_ENV = "BONEFRAC_UI_WAIT_S"
+SLIDER_STEP = 0.01
 
 
 @st.cache_resource(show_spinner=False)
@@ -100,12 +101,12 @@ def main() -> None:
             min_value=0.0,
             max_value=1.0,
             value=start,
-            step=0.01,
+            step=SLIDER_STEP,
             help="Starts at the model's operating points (the high-sensitivity box threshold). Moved, it is "
             "the lowest box confidence, shown on images of any call; boxes below the high-specificity "
             "threshold are dashed.",
         )
-        threshold = None if abs(chosen - start) < 1e-9 else chosen
+        threshold = None if abs(chosen - start) < SLIDER_STEP / 2 else chosen  # unmoved: the model's points
         st.subheader("Operating points")
         for line in present.operating_point_lines(card):
             st.caption(line)
