@@ -37,7 +37,11 @@ def points_for(card: ModelCard) -> OperatingPoints:
         specificity=point.specificity,
     )
     return OperatingPoints(
-        image_score="detector", split=point.split, high_sensitivity=tier, high_specificity=tier
+        image_score="detector",
+        classifier_weight=0.0,
+        split=point.split,
+        high_sensitivity=tier,
+        high_specificity=tier,
     )
 
 

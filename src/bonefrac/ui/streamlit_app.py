@@ -96,7 +96,7 @@ def main() -> None:
         st.header("Model")
         st.caption(f"{card.name} {card.version} via {client.where}")
         start = present.start_threshold(card)
-        chosen = st.slider(
+        slider_value = st.slider(
             "Confidence threshold",
             min_value=0.0,
             max_value=1.0,
@@ -106,7 +106,9 @@ def main() -> None:
             "the lowest box confidence, shown on images of any call; boxes below the high-specificity "
             "threshold are dashed.",
         )
-        threshold = None if abs(chosen - start) < SLIDER_STEP / 2 else chosen  # unmoved: the model's points
+        threshold = (
+            None if abs(slider_value - start) < SLIDER_STEP / 2 else slider_value
+        )  # unmoved: the model's points
         st.subheader("Operating points")
         for line in present.operating_point_lines(card):
             st.caption(line)
