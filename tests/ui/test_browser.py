@@ -240,9 +240,11 @@ def test_browser_two_tiers_probability_call_and_dashed_boxes(
             expect(call).to_contain_text("Call: high specificity")
             expect(call).to_contain_text(f"Fracture probability {probability:.3f} (classifier)")
             table = page.locator("[data-testid=stTable] table").filter(has_text="width (px)")
-            tiers = [row.inner_text() for row in table.locator("tbody tr").all()]
-            assert "high specificity (solid)" in tiers[0]
-            assert all("high sensitivity (dashed)" in row for row in tiers[1:]) and len(tiers) > 1
+            rows = table.locator("tbody tr")
+            expect(rows).to_have_count(len(tiny_pair_reference.confidences))  # waits for the table
+            expect(rows.first).to_contain_text("high specificity (solid)")
+            for index in range(1, len(tiny_pair_reference.confidences)):
+                expect(rows.nth(index)).to_contain_text("high sensitivity (dashed)")
             expect(page.get_by_text("Dashed boxes: high-sensitivity operating point").first).to_be_visible()
             page.set_viewport_size({"width": 1400, "height": 2400})
             page.wait_for_timeout(500)
