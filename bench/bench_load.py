@@ -146,19 +146,20 @@ async def run_level(
 
 
 def engine_baseline(model: Path, image: bytes, workers: int, count: int) -> float:
-    """Images/s of load_image + Predictor.predict called directly on `workers` threads (no HTTP): the ceiling
-    the service is compared with, measured in this process on this machine at this moment."""
+    """Images/s of load_image + FractureAnalyser.analyse (what the service runs: the detector, and the
+    classifier when the card names one) called directly on `workers` threads (no HTTP): the ceiling the
+    service is compared with, measured in this process on this machine at this moment."""
     from concurrent.futures import ThreadPoolExecutor
 
     sys.path.insert(0, str(REPO / "src"))
     from bonefrac.imaging.io import load_image
-    from bonefrac.infer.predictor import Predictor
+    from bonefrac.infer.analysis import FractureAnalyser
 
-    predictor = Predictor(model, threads=1)
-    predictor.predict(load_image(image))
+    analyser = FractureAnalyser.from_model(model, threads=1)
+    analyser.analyse(load_image(image))
     started = time.perf_counter()
     with ThreadPoolExecutor(workers) as pool:
-        list(pool.map(lambda _: predictor.predict(load_image(image)), range(count)))
+        list(pool.map(lambda _: analyser.analyse(load_image(image)), range(count)))
     return count / (time.perf_counter() - started)
 
 

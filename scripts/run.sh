@@ -66,14 +66,26 @@ else
 import sys
 from pathlib import Path
 from bonefrac.infer.predictor import file_sha256
+from bonefrac.infer.tiers import describe_points, points_for
+from bonefrac.card.classifier import classifier_card_path, read_classifier_card
 from bonefrac.card.record import card_path_for, read_model_card
 model = Path(sys.argv[1])
 card_file = card_path_for(model)
 card = read_model_card(card_file) if card_file.is_file() else None
-print(f"\n  model:   {model} ({card.name} {card.version})" if card else f"\n  model:   {model} (no model card)")
-print(f"  sha256:  {file_sha256(model)}")
-if card and card.operating_point:
-    print(f"  default threshold {card.operating_point.threshold:.4f} ({card.operating_point.rule})")
+print(f"\n  model:      {model} ({card.name} {card.version})" if card else f"\n  model:      {model} (no model card)")
+print(f"  sha256:     {file_sha256(model)}")
+if card and card.classifier:
+    ref = card.classifier
+    path = model.parent / ref.file
+    name = read_classifier_card(classifier_card_path(path)).name if classifier_card_path(path).is_file() else ref.file
+    print(f"  classifier: {path} ({name} {ref.version})")
+    print(f"  sha256:     {file_sha256(path) if path.is_file() else 'MISSING: the service will not get ready'}")
+elif card:
+    print("  classifier: none (the detector alone)")
+if card:
+    print("  operating points:")
+    for line in describe_points(points_for(card), card.operating_points is not None):
+        print(f"    {line}")
 if (model.parent / "MODEL_CARD.md").is_file():
     print(f"  read {model.parent / 'MODEL_CARD.md'}: what it was trained on, how well it does, its limits")
 print("  Research and demonstration only: not a medical device.\n")

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import os
 import socket
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -138,3 +141,129 @@ def tiny_classifier_onnx(tmp_path_factory: pytest.TempPathFactory, tiny_classifi
     out = tmp_path_factory.mktemp("tiny_classifier")
     result = export_classifier(tiny_classifier_run / "weights" / "best.pt", out, synthetic_samples(4))
     return result.onnx_path
+
+
+@dataclass(frozen=True)
+class PairReference:
+    """The tiny detector + classifier pair, measured on one synthetic radiograph by the engines themselves.
+
+    The barely trained detector finds one clear box and a few much weaker ones on every image.
+    `points(call)` gives operating points chosen from these numbers, far from every measured value, so that
+    the image gets exactly that call, its strongest box solid and the weaker ones dashed (`dashed=False`:
+    dropped)."""
+
+    image: Path
+    confidences: tuple[float, ...]  # the detector's boxes at the analyser's score floor, strongest first
+    probability: float  # the classifier's fracture probability
+    weight: float = 0.5
+
+    @property
+    def score(self) -> float:
+        return self.weight * self.probability + (1 - self.weight) * self.confidences[0]
+
+    @property
+    def solid_box_threshold(self) -> float:
+        """Between the strongest box and the next."""
+        return (self.confidences[0] + self.confidences[1]) / 2
+
+    def points(self, call: str = "high_specificity", *, dashed: bool = True) -> Any:
+        from bonefrac.card.record import OperatingPoints, Tier
+
+        spec_box = self.solid_box_threshold
+        sens_box = self.confidences[-1] / 2 if dashed else spec_box
+        s = self.score
+        spec_image, sens_image = {
+            "high_specificity": (0.9 * s, 0.45 * s),
+            "high_sensitivity": (1.1 * s, 0.9 * s),
+            "negative": (min(1.0, 1.2 * s), 1.1 * s),
+        }[call]
+        return OperatingPoints(
+            image_score="fused",
+            classifier_weight=self.weight,
+            split="val",
+            high_specificity=Tier(
+                image_threshold=spec_image, box_threshold=spec_box, target="specificity>=0.9"
+            ),
+            high_sensitivity=Tier(
+                image_threshold=sens_image, box_threshold=sens_box, target="sensitivity>=0.9"
+            ),
+        )
+
+
+@pytest.fixture(scope="session")
+def tiny_pair_reference(
+    tiny_onnx_model: Path, tiny_classifier_onnx: Path, synthetic_dataset: Path
+) -> PairReference:
+    """tiny_onnx_model and tiny_classifier_onnx measured on the first synthetic radiograph with one box far
+    stronger than the others (so thresholds between them hold whatever the thread count)."""
+    from bonefrac.imaging.io import load_image
+    from bonefrac.infer.analysis import SCORE_FLOOR
+    from bonefrac.infer.classifier import FractureClassifier
+    from bonefrac.infer.predictor import Predictor
+
+    detector, classifier = Predictor(tiny_onnx_model), FractureClassifier(tiny_classifier_onnx)
+    for path in sorted((synthetic_dataset.parent / "images").rglob("*.png")):
+        image = load_image(path)
+        confidences = detector.predict(image, conf=SCORE_FLOOR).confidence.tolist()
+        if (
+            len(confidences) >= 2
+            and confidences[0] > 1.5 * confidences[1]
+            and confidences[-1] > 2 * SCORE_FLOOR
+        ):
+            return PairReference(path, tuple(confidences), classifier.probability(image))
+    raise RuntimeError("no synthetic image gives the tiny detector one box far stronger than the next")
+
+
+@pytest.fixture
+def tiered_model(
+    tmp_path: Path, tiny_onnx_model: Path, tiny_classifier_onnx: Path, tiny_pair_reference: PairReference
+) -> Callable[..., Path]:
+    """Factory: tiered_model(points=..., classifier=True, classifier_sha256=None, stand_in=False,
+    threshold=0.3) -> the model.onnx path.
+
+    A folder holding the tiny detector, the tiny classifier (with its classifier_card.json) and a
+    model_card.json naming the classifier and carrying `points` (default: the reference image called
+    high_specificity; None: no tiers). `classifier=False` leaves the classifier out of the card."""
+    import shutil
+
+    from bonefrac.card.classifier import CLASSIFIER_CARD_FILENAME
+    from bonefrac.card.record import ClassifierRef, OperatingPoint, card_path_for, write_model_card
+    from bonefrac.infer.predictor import Predictor, file_sha256
+
+    made = iter(range(1000))
+    default = object()
+
+    def make(
+        points: Any = default,
+        *,
+        classifier: bool = True,
+        classifier_sha256: str | None = None,
+        stand_in: bool = False,
+        threshold: float = 0.3,
+    ) -> Path:
+        folder = tmp_path / f"tiered-{next(made)}"
+        folder.mkdir()
+        model = folder / "model.onnx"
+        shutil.copyfile(tiny_onnx_model, model)
+        shutil.copyfile(tiny_classifier_onnx, folder / "classifier.onnx")
+        shutil.copyfile(
+            tiny_classifier_onnx.parent / CLASSIFIER_CARD_FILENAME, folder / CLASSIFIER_CARD_FILENAME
+        )
+        ref = ClassifierRef(
+            sha256=classifier_sha256 or file_sha256(tiny_classifier_onnx), version="tiny-2ep", input_size=64
+        )
+        card = Predictor(tiny_onnx_model).card.model_copy(
+            update={
+                "name": "tiny-tiered",
+                "version": "0.0.2",
+                "weights_sha256": file_sha256(model),
+                "operating_point": OperatingPoint(threshold=threshold, rule="max_f1", split="val"),
+                "classifier": ref if classifier else None,
+                "operating_points": tiny_pair_reference.points() if points is default else points,
+                "stand_in": stand_in,
+            }
+        )
+        write_model_card(card, card_path_for(model))
+        return model
+
+    return make

@@ -90,9 +90,21 @@ def test_service_reports_the_shipped_model(card, tmp_path):
         with image.open("rb") as handle:
             answer = client.post("/v1/detect", files={"file": (image.name, handle, "image/jpeg")})
         assert answer.status_code == 200, answer.text
-        model = answer.json()["model"]
+        body = answer.json()
+        model = body["model"]
         assert (model["version"], model["sha256"], model["stand_in"]) == (
             card.version,
             card.weights_sha256,
             False,
         )
+    # no classifier and one operating point: the detector alone, every box at the card's threshold solid
+    from bonefrac.imaging.io import load_image
+    from bonefrac.infer.predictor import Predictor
+
+    assert model["classifier"] is None and described["classifier"] is None
+    assert body["image"]["fracture_probability"] is None
+    assert body["operating_points"]["tiered"] is False and body["threshold"] == card.operating_point.threshold
+    before = Predictor(MODEL_DIR / "model.onnx").predict(load_image(image))
+    assert [d["confidence"] for d in body["detections"]] == [round(float(c), 5) for c in before.confidence]
+    assert {d["tier"] for d in body["detections"]} <= {"high_specificity"}
+    assert body["image"]["call"] == ("high_specificity" if len(before) else "negative")

@@ -147,3 +147,35 @@ def test_draw_detections_is_safe_from_many_threads():
     with ThreadPoolExecutor(max_workers=8) as pool:
         results = list(pool.map(lambda image: draw_detections(image, detections), images * 4))
     assert all(np.array_equal(out, expected[i % 8]) for i, out in enumerate(results))
+
+
+def _edge_runs(out: np.ndarray, row: int, x1: int, x2: int) -> np.ndarray:
+    """Which pixels of one box edge (a row between x1 and x2) carry the box colour."""
+    return np.all(out[row, x1 : x2 + 1] == PALETTE[0], axis=1)
+
+
+def test_draw_detections_dashed_style_leaves_gaps_solid_does_not():
+    boxes = _detections([[20, 100, 120, 180], [160, 100, 260, 180]], [0.9, 0.5])
+    out = draw_detections(_canvas(), boxes, styles=["solid", "dashed"])
+    solid, dashed = _edge_runs(out, 180, 20, 120), _edge_runs(out, 180, 160, 260)
+    assert solid.all()
+    assert 0.3 < dashed.mean() < 0.7  # about as much dash as gap
+    assert dashed[0] and not dashed[6]  # a dash starts at the corner, a gap follows (4 px dashes at width 1)
+    left_edge = np.all(out[100:181, 160] == PALETTE[0], axis=1)
+    assert 0.3 < left_edge.mean() < 0.7  # the sides are dashed too
+
+
+def test_draw_detections_styles_follow_the_threshold_filter():
+    boxes = _detections([[20, 100, 120, 180], [160, 100, 260, 180]], [0.2, 0.9])
+    out = draw_detections(_canvas(), boxes, styles=["solid", "dashed"], threshold=0.5)
+    assert not _edge_runs(out, 180, 20, 120).any()  # the weak solid box is hidden
+    assert 0.3 < _edge_runs(out, 180, 160, 260).mean() < 0.7  # the kept box is still dashed
+
+
+@pytest.mark.parametrize(
+    ("styles", "match"), [(["solid"], "one entry per detection"), (["solid", "dotted"], "dotted")]
+)
+def test_draw_detections_refuses_bad_styles(styles, match):
+    boxes = _detections([[20, 100, 120, 180], [160, 100, 260, 180]], [0.9, 0.5])
+    with pytest.raises(ValueError, match=match):
+        draw_detections(_canvas(), boxes, styles=styles)

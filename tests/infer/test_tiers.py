@@ -6,7 +6,14 @@ import numpy as np
 import pytest
 
 from bonefrac.card.record import ModelCard, OperatingPoint, OperatingPoints, Tier
-from bonefrac.infer.tiers import box_tiers, image_call, image_score, points_for
+from bonefrac.infer.tiers import (
+    box_styles,
+    box_tiers,
+    describe_points,
+    image_call,
+    image_score,
+    points_for,
+)
 
 
 def _points(weight: float = 0.75) -> OperatingPoints:
@@ -71,3 +78,27 @@ def test_card_without_tiers_uses_its_single_threshold_for_both() -> None:
     assert points.high_sensitivity.box_threshold == points.high_specificity.box_threshold == 0.25
     assert image_call(points, image_score(points, 0.3, None)) == "high_specificity"
     assert box_tiers(points, np.array([0.3, 0.2]), "high_specificity") == ["high_specificity", None]
+
+
+def test_a_users_minimum_confidence_above_the_solid_tier_drops_weaker_boxes() -> None:
+    confidences = np.array([0.9, 0.5, 0.1])
+    tiers = box_tiers(_points(), confidences, "high_specificity", min_confidence=0.6)
+    assert tiers == ["high_specificity", None, None]
+
+
+def test_describe_points_in_words() -> None:
+    lines = describe_points(_points(0.75), tiered=True)
+    assert lines == [
+        "high specificity (solid boxes): image score >= 0.600, boxes >= 0.300 (specificity>=0.9)",
+        "high sensitivity (dashed boxes): image score >= 0.200, boxes >= 0.050 (sensitivity>=0.9)",
+        "image score = 0.75 x classifier probability + 0.25 x the detector's top box",
+    ]
+    card = ModelCard(name="m", version="1", class_names=["f"], input_size=64)
+    assert describe_points(points_for(card), tiered=False) == [
+        "one operating point for both tiers: 0.250 (default); every box at or above it is solid",
+        "image score = the detector's highest box confidence",
+    ]
+
+
+def test_box_styles_solid_and_dashed() -> None:
+    assert box_styles(["high_specificity", "high_sensitivity"]) == ["solid", "dashed"]

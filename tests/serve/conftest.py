@@ -12,7 +12,8 @@ import pytest
 from fastapi.testclient import TestClient
 from PIL import Image
 
-from bonefrac.card.record import ModelCard
+from bonefrac.card.classifier import ClassifierCard
+from bonefrac.card.record import ClassifierRef, ModelCard, OperatingPoints, Tier
 from bonefrac.records import Detections, Radiograph
 from bonefrac.serve.app import create_app
 from bonefrac.serve.settings import ServeSettings
@@ -20,11 +21,28 @@ from bonefrac.serve.settings import ServeSettings
 TEST_KEY = "unit-test-key-123"
 
 
-class ScriptedEngine:
-    """Finds one box per image (centre, confidence 0.9) and a weak one (0.2); can be made to block."""
+# Two tiers for the scripted pair: score = 0.5 * probability + 0.5 * 0.9 (the strong box). A probability of
+# 0.8 gives 0.85 (high_specificity: the 0.9 box solid, the 0.2 box dashed), 0.2 gives 0.55 (high_sensitivity:
+# both dashed), 0.0 gives 0.45 (negative: no boxes).
+SCRIPTED_POINTS = OperatingPoints(
+    image_score="fused",
+    classifier_weight=0.5,
+    split="val",
+    high_specificity=Tier(image_threshold=0.8, box_threshold=0.5, target="specificity>=0.9"),
+    high_sensitivity=Tier(image_threshold=0.5, box_threshold=0.1, target="sensitivity>=0.9"),
+)
 
-    def __init__(self, block: threading.Event | None = None) -> None:
+
+class ScriptedEngine:
+    """Finds one box per image (centre, confidence 0.9) and a weak one (0.2); can be made to block.
+
+    `tiered=True` gives it a card with SCRIPTED_POINTS that names ScriptedClassifier's file."""
+
+    def __init__(self, block: threading.Event | None = None, tiered: bool = False) -> None:
         self.card = ModelCard(name="scripted", version="1", class_names=["fractured"], input_size=64)
+        if tiered:
+            ref = ClassifierRef(sha256=ScriptedClassifier.sha256, version="1", input_size=64)
+            self.card = self.card.model_copy(update={"classifier": ref, "operating_points": SCRIPTED_POINTS})
         self.sha256 = "ab" * 32
         self.input_size = 64
         self.block = block
@@ -38,6 +56,21 @@ class ScriptedEngine:
         boxes = np.array([[w / 4, h / 4, 3 * w / 4, 3 * h / 4], [0, 0, w / 8, h / 8]], np.float32)
         found = Detections(boxes, np.array([0.9, 0.2]), np.array([0, 0]), ("fractured",))
         return found.above(conf if conf is not None else 0.25)
+
+
+class ScriptedClassifier:
+    """Says the same fracture probability for every image; counts its calls."""
+
+    sha256 = "cd" * 32
+
+    def __init__(self, probability: float = 0.8) -> None:
+        self.card = ClassifierCard(name="scripted-classifier", version="1", input_size=64)
+        self.value = probability
+        self.calls = 0
+
+    def probability(self, image: Radiograph) -> float:
+        self.calls += 1
+        return self.value
 
 
 def png_bytes(size: tuple[int, int] = (96, 80), mode: str = "L") -> bytes:
@@ -103,6 +136,16 @@ def scripted_engine() -> type[ScriptedEngine]:
 
 
 @pytest.fixture
+def scripted_pair() -> Callable[..., tuple[ScriptedEngine, ScriptedClassifier]]:
+    """Factory: scripted_pair(probability=0.8) -> a tiered ScriptedEngine and its ScriptedClassifier."""
+
+    def make(probability: float = 0.8) -> tuple[ScriptedEngine, ScriptedClassifier]:
+        return ScriptedEngine(tiered=True), ScriptedClassifier(probability)
+
+    return make
+
+
+@pytest.fixture
 def settings_for(tmp_path: Path) -> Callable[..., ServeSettings]:
     """ServeSettings with an audit database in tmp_path and any overrides."""
 
@@ -120,11 +163,18 @@ def settings_for(tmp_path: Path) -> Callable[..., ServeSettings]:
 
 @pytest.fixture
 def client_for(settings_for: Callable[..., ServeSettings]) -> Iterator[Callable[..., TestClient]]:
-    """Start an app over an engine (default: ScriptedEngine) with settings overrides; waits until ready."""
+    """Start an app over an engine (default: ScriptedEngine) and optionally a classifier, with settings
+    overrides; waits until ready."""
     clients: list[TestClient] = []
 
-    def start(engine: object | None = None, wait: bool = True, **overrides: object) -> TestClient:
-        app = create_app(settings_for(**overrides), engine=engine or ScriptedEngine())  # type: ignore[arg-type]
+    def start(
+        engine: object | None = None, wait: bool = True, classifier: object | None = None, **overrides: object
+    ) -> TestClient:
+        app = create_app(
+            settings_for(**overrides),
+            engine=engine or ScriptedEngine(),  # type: ignore[arg-type]
+            classifier=classifier,  # type: ignore[arg-type]
+        )
         client = TestClient(app, raise_server_exceptions=False)
         client.__enter__()
         clients.append(client)

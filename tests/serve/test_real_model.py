@@ -39,3 +39,31 @@ def test_real_model_bad_inputs_are_4xx(api_client, samples):
         response = api_client.post("/v1/detect", files=files)
         assert response.status_code == 422 and response.json()["error"]["code"] == "invalid_image"
     assert api_client.get("/readyz").json()["ready"] is True
+
+
+def test_real_pair_answers_with_the_classifiers_probability_and_a_call(
+    tiered_model, tiny_pair_reference, tmp_path
+):
+    from fastapi.testclient import TestClient
+
+    from bonefrac.imaging.io import load_image
+    from bonefrac.infer.classifier import FractureClassifier
+    from bonefrac.serve.app import create_app
+    from bonefrac.serve.settings import ServeSettings
+
+    model = tiered_model()
+    settings = ServeSettings(model_path=model, audit_db_url=f"sqlite:///{tmp_path / 'pair.db'}")
+    app = create_app(settings)
+    data = tiny_pair_reference.image.read_bytes()
+    with TestClient(app, raise_server_exceptions=False) as client:
+        assert app.state.service.wait_ready(60), app.state.service.load_error
+        body = client.post("/v1/detect", files={"file": ("x.png", data)}).json()
+        described = client.get("/v1/model").json()
+    probability = FractureClassifier(model.parent / "classifier.onnx").probability(load_image(data))
+    assert body["image"]["fracture_probability"] == pytest.approx(probability, abs=1e-5)
+    assert body["image"]["call"] == "high_specificity"
+    weaker = len(tiny_pair_reference.confidences) - 1
+    assert [d["tier"] for d in body["detections"]] == ["high_specificity"] + ["high_sensitivity"] * weaker
+    sha = hashlib.sha256((model.parent / "classifier.onnx").read_bytes()).hexdigest()
+    assert body["model"]["classifier"]["sha256"] == sha == described["classifier"]["sha256"]
+    assert described["operating_points"]["tiered"] is True

@@ -7,6 +7,8 @@ import io
 import pytest
 from PIL import Image
 
+from bonefrac.card.record import ModelCard
+
 
 def test_detect_png_returns_boxes_model_and_timings(client, samples):
     response = client.post("/v1/detect", files={"file": ("x.png", samples.png(), "image/png")})
@@ -20,22 +22,44 @@ def test_detect_png_returns_boxes_model_and_timings(client, samples):
         "bytes": len(samples.png()),
         "sha256": body["image"]["sha256"],
         "pixel_spacing_mm": None,
+        "fracture_probability": None,  # no classifier
+        "score": 0.9,  # the detector's highest box
+        "call": "high_specificity",
     }
     assert len(body["image"]["sha256"]) == 64
-    assert body["model"] == {"name": "scripted", "version": "1", "sha256": "ab" * 32, "stand_in": False}
+    assert body["model"] == {
+        "name": "scripted",
+        "version": "1",
+        "sha256": "ab" * 32,
+        "stand_in": False,
+        "classifier": None,
+    }
     assert body["threshold"] == 0.25  # the card's default operating point
+    single = {"image_threshold": 0.25, "box_threshold": 0.25, "target": "default"}
+    assert body["operating_points"] == {
+        "image_score": "detector",
+        "classifier_weight": 0.0,
+        "tiered": False,
+        "high_specificity": single,
+        "high_sensitivity": single,
+        "min_confidence": None,
+    }
     (box,) = body["detections"]
     assert box["xyxy"] == [24.0, 20.0, 72.0, 60.0]
     assert (box["width_px"], box["height_px"]) == (48.0, 40.0)
     assert box["width_mm"] is None and box["class_name"] == "fractured"
+    assert box["tier"] == "high_specificity"  # a card without tiers: every box at its threshold is solid
     assert set(body["timings"]) == {"queue_ms", "inference_ms", "total_ms"}
 
 
 def test_detect_threshold_field_lowers_the_cut(client, samples):
     response = client.post("/v1/detect", files={"file": samples.png()}, data={"threshold": "0.1"})
     assert response.status_code == 200
-    assert response.json()["threshold"] == 0.1
-    assert [d["confidence"] for d in response.json()["detections"]] == [0.9, 0.2]
+    body = response.json()
+    assert body["threshold"] == 0.1 and body["operating_points"]["min_confidence"] == 0.1
+    assert [d["confidence"] for d in body["detections"]] == [0.9, 0.2]
+    # below the card's single operating point a box shows only because of the lower threshold: dashed
+    assert [d["tier"] for d in body["detections"]] == ["high_specificity", "high_sensitivity"]
 
 
 def test_detect_settings_threshold_is_the_default(client_for, samples):
@@ -72,6 +96,7 @@ def test_detect_annotated_returns_png_of_the_image_size(client, samples):
     assert response.status_code == 200
     assert response.headers["content-type"] == "image/png"
     assert response.headers["X-Detections"] == "1" and response.headers["X-Threshold"] == "0.5"
+    assert response.headers["X-Call"] == "high_specificity"
     image = Image.open(io.BytesIO(response.content))
     assert image.size == (96, 80)
 
@@ -81,6 +106,10 @@ def test_model_returns_the_card(client):
     assert body["sha256"] == "ab" * 32
     assert body["card"]["class_names"] == ["fractured"]
     assert body["card"]["operating_point"]["threshold"] == 0.25
+    assert body["classifier"] is None
+    assert body["operating_points"]["tiered"] is False
+    assert body["operating_points"]["high_specificity"]["box_threshold"] == 0.25
+    assert body["operating_points"]["high_sensitivity"]["box_threshold"] == 0.25
 
 
 def test_health_and_ready(client):
@@ -90,7 +119,7 @@ def test_health_and_ready(client):
 
 def test_readyz_reports_a_model_that_failed_to_load(client_for, samples):
     class Broken:
-        card = None
+        card = ModelCard(name="broken", version="1", class_names=["fractured"], input_size=32)
         sha256 = "0" * 64
         input_size = 32
 

@@ -42,3 +42,15 @@ def test_schemathesis_no_server_error_on_any_operation(client_for):
                 assert mode == GenerationMode.NEGATIVE and operation.method.upper() == "GET", operation.label
     assert all(code < 500 for codes in seen.values() for code in codes), seen
     assert 422 in seen["POST /v1/detect"]  # negative cases really reached validation
+
+
+def test_schemathesis_successful_answers_match_the_documented_schema(client_for, scripted_pair, samples):
+    """Generated uploads are never images, so the 200 answers are checked here, on both kinds of card."""
+    engine, classifier = scripted_pair()
+    for client in (client_for(), client_for(engine=engine, classifier=classifier)):
+        schema = schemathesis.openapi.from_asgi("/openapi.json", client.app)
+        for data in ({}, {"threshold": "0.15"}):
+            answer = client.post("/v1/detect", files={"file": samples.dicom()}, data=data)
+            assert answer.status_code == 200 and answer.json()["detections"]
+            schema["/v1/detect"]["POST"].validate_response(answer)
+        schema["/v1/model"]["GET"].validate_response(client.get("/v1/model"))

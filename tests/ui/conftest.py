@@ -78,10 +78,31 @@ def make_analysis():
     return _make_analysis
 
 
+class _FixedDetector:
+    """A detector that finds the given boxes on any image (card: one operating point at 0.25)."""
+
+    sha256 = "ab" * 32
+    input_size = 64
+
+    def __init__(self, found: Detections) -> None:
+        from bonefrac.card.record import ModelCard
+
+        self.card = ModelCard(name="tiny", version="1", class_names=["fractured"], input_size=64)
+        self.found = found
+
+    def predict(self, image: Radiograph, conf: float | None = None, iou: float = 0.7) -> Detections:
+        return self.found.above(0.25 if conf is None else conf)
+
+
 def _make_analysis(
-    boxes: list[list[float]], confidences: list[float], spacing: tuple[float, float] | None = None
+    boxes: list[list[float]],
+    confidences: list[float],
+    spacing: tuple[float, float] | None = None,
+    min_confidence: float | None = None,
 ) -> Analysis:
-    from bonefrac.card.record import ModelCard
+    """Boxes at or above 0.25 are solid; `min_confidence` below 0.25 adds the weaker ones, dashed."""
+    from bonefrac.infer.analysis import FractureAnalyser
+    from bonefrac.infer.result_schema import image_result
 
     radiograph = Radiograph(np.full((80, 100, 3), 90, np.uint8), "png", pixel_spacing_mm=spacing)
     detections = Detections(
@@ -90,9 +111,13 @@ def _make_analysis(
         np.zeros(len(boxes), np.int64),
         ("fractured",),
     )
-    card = ModelCard(name="tiny", version="1", class_names=["fractured"], input_size=64)
-    response = response_for(detections, radiograph, b"bytes", card, "ab" * 32, 0.25, 12.0)
-    return Analysis("wrist.dcm", radiograph, detections, 0.25, response)
+    analyser = FractureAnalyser(_FixedDetector(detections))
+    finding = analyser.analyse(radiograph, min_confidence=min_confidence)
+    result = image_result(analyser, finding, radiograph, size_bytes=5, sha256="cd" * 32)
+    response = response_for(result, 12.0)
+    return Analysis(
+        "wrist.dcm", radiograph, finding.detections, result.threshold, response, finding.box_tiers
+    )
 
 
 @pytest.fixture(name="free_port")

@@ -103,6 +103,9 @@ def test_browser_upload_shows_boxes_table_and_downloads(
 
             slider = page.get_by_role("slider")
             expect(slider).to_have_value("0.3")  # the model card's operating point
+            sidebar = page.locator("[data-testid=stSidebar]")
+            expect(sidebar.get_by_text("one operating point for both tiers: 0.300 (max_f1)")).to_be_visible()
+            expect(sidebar.get_by_text("Solid boxes: high-specificity operating point.")).to_be_visible()
             slider.focus()
             page.keyboard.press("Home")
             expect(slider).to_have_value("0")
@@ -110,12 +113,17 @@ def test_browser_upload_shows_boxes_table_and_downloads(
             page.locator("input[type=file]").set_input_files([str(png_file), str(dicom_file)])
             expect(page.get_by_text("Download annotated PNG")).to_have_count(2)
             expect(page.get_by_text("boxes at threshold 0.00").first).to_be_visible()
+            calls = page.locator("[data-testid=stMarkdownContainer]").filter(has_text="Call: ")
+            expect(calls).to_have_count(2)
+            expect(calls.first).to_contain_text("Fracture probability: no classifier with this model")
 
             tables = page.locator("[data-testid=stTable] table").filter(has_text="width (px)")
             expect(tables).to_have_count(2)
             rows = tables.first.locator("tbody tr")
             assert rows.count() > 0
             assert "fractured" in rows.first.inner_text()
+            # the tiny model's boxes are all below the card's 0.3: shown at 0 as the dashed tier
+            assert "high sensitivity (dashed)" in rows.first.inner_text()
             dicom_row = tables.nth(1).locator("tbody tr").first.inner_text()
             assert "\u2014" not in dicom_row  # DICOM pixel spacing: sizes in mm are filled in
 
@@ -141,6 +149,8 @@ def test_browser_upload_shows_boxes_table_and_downloads(
             assert document["file_name"] == "wrist.png"
             assert document["threshold"] == 0.0
             assert len(document["detections"]) == rows.count()
+            assert {d["tier"] for d in document["detections"]} == {"high_sensitivity"}
+            assert document["image"]["fracture_probability"] is None and document["image"]["call"]
 
             page.get_by_text("Model card").click()
             expect(page.get_by_text("operating point", exact=True)).to_be_visible()
@@ -192,6 +202,58 @@ def test_browser_in_process_engine_without_service(
             browser.close()
 
 
+def test_browser_two_tiers_probability_call_and_dashed_boxes(
+    launched, tiered_model, tiny_pair_reference, free_port, subprocess_env, tmp_path: Path
+):
+    """A model with a classifier and two operating points, in-process: the call, the probability, both points
+    in the sidebar, the tier of each box, and dashed boxes in the annotated image."""
+    from playwright.sync_api import expect, sync_playwright
+
+    from bonefrac.imaging.io import load_image
+    from bonefrac.infer.classifier import FractureClassifier
+
+    model = tiered_model()
+    probability = FractureClassifier(model.parent / "classifier.onnx").probability(
+        load_image(tiny_pair_reference.image)
+    )
+    port = free_port()
+    command = [sys.executable, "-m", "bonefrac", "ui", "--model", str(model), "--port", str(port)]
+    process = launched.start("ui-tiered", command, subprocess_env())
+    launched.wait_http(process, f"http://127.0.0.1:{port}/_stcore/health")
+    image = tmp_path / "ankle.png"
+    image.write_bytes(tiny_pair_reference.image.read_bytes())
+    screenshot = tmp_path / "ui_browser_tiers.png"
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page.set_default_timeout(60_000)
+            expect.set_options(timeout=60_000)
+            page.goto(f"http://127.0.0.1:{port}")
+            sidebar = page.locator("[data-testid=stSidebar]")
+            # Streamlit's markdown shows ">=" as "≥"
+            expect(sidebar.get_by_text("high specificity (solid boxes): image score ≥")).to_be_visible()
+            expect(sidebar.get_by_text("high sensitivity (dashed boxes): image score ≥")).to_be_visible()
+            expect(sidebar.get_by_text("image score = 0.50 x classifier probability")).to_be_visible()
+            page.locator("input[type=file]").set_input_files([str(image)])
+            call = page.locator("[data-testid=stMarkdownContainer]").filter(has_text="Call: ")
+            expect(call).to_contain_text("Call: high specificity")
+            expect(call).to_contain_text(f"Fracture probability {probability:.3f} (classifier)")
+            table = page.locator("[data-testid=stTable] table").filter(has_text="width (px)")
+            rows = table.locator("tbody tr")
+            expect(rows).to_have_count(len(tiny_pair_reference.confidences))  # waits for the table
+            expect(rows.first).to_contain_text("high specificity (solid)")
+            for index in range(1, len(tiny_pair_reference.confidences)):
+                expect(rows.nth(index)).to_contain_text("high sensitivity (dashed)")
+            expect(page.get_by_text("Dashed boxes: high-sensitivity operating point").first).to_be_visible()
+            page.set_viewport_size({"width": 1400, "height": 2400})
+            page.wait_for_timeout(500)
+            page.screenshot(path=str(screenshot), full_page=True)
+        finally:
+            browser.close()
+    _keep_artifact(screenshot)
+
+
 SHIPPED_MODEL = Path(__file__).resolve().parents[2] / "deploy" / "model" / "model.onnx"
 
 
@@ -221,13 +283,16 @@ def test_browser_demo_radiograph_with_the_shipped_model(launched, free_port, sub
             page.goto(f"http://127.0.0.1:{port}")
             expect(page.get_by_text(f"{card.name} {card.version} via")).to_be_visible()
             point = card.operating_point
-            expect(page.get_by_text(f"Operating point: {point.threshold:.2f} ({point.rule})")).to_be_visible()
+            single = f"one operating point for both tiers: {point.threshold:.3f} ({point.rule})"
+            expect(page.get_by_text(single, exact=False)).to_be_visible()
             expect(page.get_by_text("Or try demo radiographs")).to_be_visible()
             page.locator("[data-testid=stMultiSelect]").click()
             page.get_by_role("option", name=first).click()
             page.keyboard.press("Escape")  # close the list; the page re-runs with the choice
             expect(page.get_by_text("Download annotated PNG")).to_have_count(1)
             expect(page.locator("[data-testid=stHeading]").filter(has_text=first)).to_have_count(1)
+            calls = page.locator("[data-testid=stMarkdownContainer]").filter(has_text="Call: ")
+            expect(calls).to_have_count(1)
             assert page.get_by_text("This is a STAND-IN model").count() == 0
         finally:
             browser.close()

@@ -2,21 +2,23 @@
 
 from __future__ import annotations
 
+import io
 import socket
 
 import httpx
 import numpy as np
 import pytest
+from PIL import Image
 
 from bonefrac.card.record import ModelCard
 from bonefrac.errors import ModelError
 from bonefrac.ui.client import (
     HttpClient,
     ServiceError,
-    box_sizes,
     detections_from_response,
     make_client,
     plain_words,
+    tiers_from_response,
 )
 
 CARD = {"name": "tiny", "version": "1", "class_names": ["fractured"], "input_size": 64}
@@ -161,15 +163,37 @@ def test_detections_from_response_malformed(response, match):
         detections_from_response(response, ("fractured",))
 
 
-def test_box_sizes_in_px_and_mm():
-    xyxy = np.array([[0, 0, 10, 20], [5, 5, 5, 9]], np.float32)
-    assert box_sizes(xyxy, (0.5, 0.25)) == [
-        {"width_px": 10.0, "height_px": 20.0, "width_mm": 2.5, "height_mm": 10.0},
-        {"width_px": 0.0, "height_px": 4.0, "width_mm": 0.0, "height_mm": 2.0},
-    ]
-    assert box_sizes(xyxy[:1], None) == [
-        {"width_px": 10.0, "height_px": 20.0, "width_mm": None, "height_mm": None}
-    ]
+def test_tiers_from_response_reads_each_boxs_tier():
+    response = {"detections": [{"tier": "high_specificity"}, {"tier": "high_sensitivity"}]}
+    assert tiers_from_response(response) == ("high_specificity", "high_sensitivity")
+    assert tiers_from_response({"detections": [{"confidence": 0.5}]}) == (
+        "high_specificity",
+    )  # older service
+    with pytest.raises(ServiceError, match="box tiers \\['dotted'\\]"):
+        tiers_from_response({"detections": [{"tier": "dotted"}]})
+
+
+def test_http_client_sends_no_threshold_at_the_models_operating_points():
+    sent = []
+
+    def handler(request):
+        if request.url.path == "/v1/model":
+            return httpx.Response(200, json={"sha256": "ab" * 32, "card": CARD})
+        sent.append(request.content)
+        answer = {"threshold": 0.25, "detections": [], "image": {"call": "negative"}}
+        return httpx.Response(200, json=answer)
+
+    client = _client(handler)
+    buffer = io.BytesIO()
+    Image.fromarray(np.full((20, 30), 100, np.uint8)).save(buffer, format="PNG")
+    default = client.analyze(buffer.getvalue(), "x.png", None)
+    lowered = client.analyze(buffer.getvalue(), "x.png", 0.1)
+    assert b'name="threshold"' not in sent[0] and b'name="threshold"' in sent[1]
+    assert (
+        default.threshold == 0.25
+        and default.box_tiers == ()
+        and lowered.response["image"]["call"] == "negative"
+    )
 
 
 def test_make_client_prefers_url_over_model(monkeypatch, tmp_path):

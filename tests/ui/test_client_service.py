@@ -111,3 +111,31 @@ def test_http_client_api_key_required(tiny_onnx_model: Path, tmp_path: Path, sam
         test_client.headers.clear()
         keyed = HttpClient(str(test_client.base_url), http=test_client, api_key="secret-key-123")
         assert keyed.analyze(sample_png, "wrist.png", 0.5).response["threshold"] == 0.5
+
+
+def test_engine_client_with_a_classifier_and_two_tiers(tiered_model, tiny_pair_reference):
+    from bonefrac.imaging.io import load_image
+    from bonefrac.infer.classifier import FractureClassifier
+
+    model = tiered_model()
+    client = EngineClient(model)
+    data = tiny_pair_reference.image.read_bytes()
+    analysis = client.analyze(data, "wrist.png", None)
+    probability = FractureClassifier(model.parent / "classifier.onnx").probability(load_image(data))
+    assert analysis.response["image"]["fracture_probability"] == pytest.approx(probability, abs=1e-5)
+    assert analysis.response["image"]["call"] == "high_specificity"
+    weaker = len(tiny_pair_reference.confidences) - 1
+    assert analysis.box_tiers == ("high_specificity",) + ("high_sensitivity",) * weaker
+    assert [d["tier"] for d in analysis.response["detections"]] == list(analysis.box_tiers)
+    assert client.model_card().operating_points is not None
+
+
+def test_http_client_default_threshold_is_the_models_operating_point(
+    service_http: HttpClient, engine_client: EngineClient, sample_png: bytes
+):
+    over_http = service_http.analyze(sample_png, "wrist.png", None)
+    in_process = engine_client.analyze(sample_png, "wrist.png", None)
+    card = engine_client.model_card()
+    assert over_http.threshold == in_process.threshold == card.operating_point.threshold
+    assert over_http.response["operating_points"] == in_process.response["operating_points"]
+    assert over_http.response["image"]["call"] == in_process.response["image"]["call"]

@@ -1,10 +1,12 @@
-"""Detections drawn on images (boxes and "name 0.87" labels), and PNG encoding."""
+"""Detections drawn on images (boxes and "name 0.87" labels; solid or dashed outlines), and PNG encoding."""
 
 from __future__ import annotations
 
 import io
 import threading
+from collections.abc import Sequence
 from functools import lru_cache
+from typing import Literal
 
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
@@ -25,6 +27,9 @@ PALETTE: tuple[tuple[int, int, int], ...] = (
 )
 
 
+BoxStyle = Literal["solid", "dashed"]
+BOX_STYLES: tuple[BoxStyle, ...] = ("solid", "dashed")
+
 # Fonts are cached and shared; FreeType faces are not safe to render from two threads at once.
 _FONT_LOCK = threading.Lock()
 
@@ -40,16 +45,24 @@ def font_size_for(height: int, width: int) -> int:
 
 
 def draw_detections(
-    image: Radiograph | np.ndarray, detections: Detections, *, threshold: float | None = None
+    image: Radiograph | np.ndarray,
+    detections: Detections,
+    *,
+    threshold: float | None = None,
+    styles: Sequence[str] | None = None,
 ) -> np.ndarray:
     """A copy of `image` as (H, W, 3) uint8 with each detection's box and "name 0.87" label drawn.
 
-    `threshold` keeps only detections with confidence >= threshold. Boxes are clipped to the image;
-    boxes with non-finite coordinates are skipped.
+    `threshold` keeps only detections with confidence >= threshold. `styles` gives each detection's outline,
+    "solid" or "dashed" (default: all solid). Boxes are clipped to the image; boxes with non-finite
+    coordinates are skipped.
     """
     pixels = _as_rgb(image)
-    shown = detections if threshold is None else detections.above(threshold)
-    shown = shown.select(np.isfinite(shown.xyxy).all(axis=1))  # a NaN/inf box cannot be placed
+    outline = np.array(_checked_styles(styles, len(detections)), dtype=object)
+    keep = np.isfinite(detections.xyxy).all(axis=1)  # a NaN/inf box cannot be placed
+    if threshold is not None:
+        keep &= detections.confidence >= threshold
+    shown, outline = detections.select(keep), outline[keep]
     canvas = Image.fromarray(pixels, mode="RGB")
     if not len(shown):
         return np.asarray(canvas).copy()
@@ -64,10 +77,57 @@ def draw_detections(
         y1, y2 = np.clip([y1, y2], 0, height - 1)
         class_id = int(shown.class_id[i])
         colour = PALETTE[class_id % len(PALETTE)]
-        draw.rectangle((x1, y1, x2, y2), outline=colour, width=line)
+        if outline[i] == "dashed":
+            _dashed_rectangle(draw, (x1, y1, x2, y2), colour, line)
+        else:
+            draw.rectangle((x1, y1, x2, y2), outline=colour, width=line)
         label = f"{_class_name(shown, class_id)} {float(shown.confidence[i]):.2f}"
         _draw_label(draw, label, (x1, y1, y2), colour, font, width, height)
     return np.asarray(canvas).copy()
+
+
+def dash_length_for(line: int) -> int:
+    """Length of one dash (and of the gap after it) for an outline `line` pixels wide."""
+    return max(4, 4 * line)
+
+
+def _checked_styles(styles: Sequence[str] | None, count: int) -> list[str]:
+    if styles is None:
+        return ["solid"] * count
+    styles = list(styles)
+    if len(styles) != count:
+        raise ValueError(f"styles must have one entry per detection ({count}), got {len(styles)}")
+    unknown = sorted(set(styles) - set(BOX_STYLES))
+    if unknown:
+        raise ValueError(f"box styles must be one of {BOX_STYLES}, got {unknown}")
+    return styles
+
+
+def _dashed_rectangle(
+    draw: ImageDraw.ImageDraw, box: tuple[float, float, float, float], colour: tuple[int, int, int], line: int
+) -> None:
+    """A rectangle outline of dashes, `line` pixels wide, inside the box as Pillow's rectangle draws it."""
+    x1, y1, x2, y2 = box
+    dash = dash_length_for(line)
+    inset = (line - 1) / 2  # Pillow draws a wide outline inwards from the box edge
+    left, top, right, bottom = x1 + inset, y1 + inset, x2 - inset, y2 - inset
+    if right < left or bottom < top:
+        draw.rectangle(box, outline=colour, width=line)  # too small for dashes
+        return
+    for start, end, fixed, horizontal in (
+        (left, right, top, True),
+        (left, right, bottom, True),
+        (top, bottom, left, False),
+        (top, bottom, right, False),
+    ):
+        position = start
+        while position <= end:
+            stop = min(position + dash - 1, end)
+            if horizontal:
+                draw.line((position, fixed, stop, fixed), fill=colour, width=line)
+            else:
+                draw.line((fixed, position, fixed, stop), fill=colour, width=line)
+            position += 2 * dash
 
 
 def encode_png(pixels: np.ndarray) -> bytes:

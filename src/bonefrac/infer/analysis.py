@@ -13,10 +13,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
+from bonefrac.card.classifier import ClassifierCard
 from bonefrac.card.record import ModelCard, OperatingPoints
 from bonefrac.errors import ModelError
 from bonefrac.infer.tiers import ImageCall, box_tiers, image_call, image_score, points_for
@@ -25,6 +26,25 @@ from bonefrac.records import Detections, Radiograph
 # Boxes are found down to this confidence so the image score sees the detector's highest box, as evaluation
 # does (bonefrac.evaluate.predictions.DEFAULT_CONF_FLOOR); only tiered boxes are kept in the finding.
 SCORE_FLOOR = 0.001
+
+
+class Detector(Protocol):
+    """What the analyser needs from a detector (`bonefrac.infer.predictor.Predictor`; tests inject others)."""
+
+    card: ModelCard
+    sha256: str
+    input_size: int
+
+    def predict(self, image: Radiograph, conf: float | None = None, iou: float = 0.7) -> Detections: ...
+
+
+class Classifier(Protocol):
+    """What the analyser needs from a classifier (`bonefrac.infer.classifier.FractureClassifier`)."""
+
+    card: ClassifierCard
+    sha256: str
+
+    def probability(self, image: Radiograph) -> float: ...
 
 
 @dataclass(frozen=True)
@@ -37,6 +57,7 @@ class ImageFinding:
     fracture_probability: float | None  # the classifier's, None without a classifier
     image_score: float  # what the tiers' image thresholds apply to
     call: ImageCall
+    min_confidence: float | None = None  # the caller's threshold, in place of the dashed tier's box threshold
 
     def __post_init__(self) -> None:
         if len(self.box_tiers) != len(self.detections):
@@ -48,7 +69,7 @@ class ImageFinding:
 class FractureAnalyser:
     """A detector, an optional classifier and the card's operating points; safe to share between threads."""
 
-    def __init__(self, detector: Any, classifier: Any | None = None) -> None:
+    def __init__(self, detector: Detector, classifier: Classifier | None = None) -> None:
         self.detector = detector
         self.classifier = classifier
         self.card: ModelCard = detector.card
@@ -68,9 +89,22 @@ class FractureAnalyser:
         detector = Predictor(model_path, threads=threads)
         return cls(detector, load_card_classifier(detector.card, Path(model_path).parent, threads))
 
-    def analyse(self, image: Radiograph, min_confidence: float | None = None) -> ImageFinding:
+    @property
+    def tiered(self) -> bool:
+        """True when the card has two operating points; False: its single one serves as both."""
+        return self.card.operating_points is not None
+
+    def threshold(self, min_confidence: float | None = None) -> float:
+        """The lowest confidence a drawn box can have: `min_confidence`, else the dashed tier's threshold."""
+        return self.points.high_sensitivity.box_threshold if min_confidence is None else float(min_confidence)
+
+    def analyse(
+        self, image: Radiograph, min_confidence: float | None = None, iou: float = 0.7
+    ) -> ImageFinding:
         """Boxes, probability, score and call for one image; `min_confidence` overrides the dashed tier."""
-        found = self.detector.predict(image, conf=SCORE_FLOOR)
+        if min_confidence is not None and not 0.0 <= min_confidence <= 1.0:
+            raise ValueError(f"min_confidence must be in [0, 1] or None, got {min_confidence}")
+        found = self.detector.predict(image, conf=SCORE_FLOOR, iou=iou)
         top = float(found.confidence.max()) if len(found) else 0.0
         probability = self.classifier.probability(image) if self.classifier is not None else None
         score = image_score(self.points, top, probability)
@@ -84,17 +118,29 @@ class FractureAnalyser:
             fracture_probability=probability,
             image_score=score,
             call=call,
+            min_confidence=min_confidence,
         )
 
     def describe(self) -> dict[str, Any]:
-        """What GET /v1/model reports: the detector, the classifier and the operating points."""
-        facts = dict(self.detector.describe())
-        facts["classifier"] = self.classifier.describe() if self.classifier is not None else None
+        """Facts for logs: the detector's and the classifier's own descriptions and the operating points."""
+        facts = _described(self.detector, {"name": self.card.name, "sha256": self.detector.sha256})
+        classifier = self.classifier
+        facts["classifier"] = (
+            None
+            if classifier is None
+            else _described(classifier, {"name": classifier.card.name, "sha256": classifier.sha256})
+        )
         facts["operating_points"] = self.points.model_dump()
         return facts
 
 
-def load_card_classifier(card: ModelCard, folder: Path, threads: int | None) -> Any | None:
+def _described(engine: object, fallback: dict[str, Any]) -> dict[str, Any]:
+    """An engine's own describe(), or the fallback facts for an engine without one (tests)."""
+    describe = getattr(engine, "describe", None)
+    return dict(describe()) if callable(describe) else fallback
+
+
+def load_card_classifier(card: ModelCard, folder: Path, threads: int | None) -> Classifier | None:
     """The classifier the card names (checked against its sha256), or None when it names none."""
     if card.classifier is None:
         return None

@@ -1,6 +1,9 @@
 """Predict on many files: collect inputs (files, folders, globs), write annotated PNGs, JSONs, a CSV.
 
-A file that cannot be read or predicted is recorded as failed (with the reason) and the batch goes on.
+Each image is analysed by a `FractureAnalyser` (detector, the card's classifier, two operating points); its
+JSON is the public per-image schema (`bonefrac.infer.result_schema`, as `POST /v1/detect` answers) with the
+file's path. A file that cannot be read or predicted is recorded as failed (with the reason) and the batch
+goes on.
 """
 
 from __future__ import annotations
@@ -15,14 +18,28 @@ from pathlib import Path
 from typing import Any
 
 from bonefrac.errors import BonefracError, ConfigError
-from bonefrac.infer.predictor import Predictor
-from bonefrac.records import Detections, Radiograph
+from bonefrac.infer.analysis import FractureAnalyser
+from bonefrac.infer.result_schema import ImageResult, image_result
 
 logger = logging.getLogger(__name__)
 
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp", ".dcm", ".dicom", ".dic"}
 SUMMARY_FILENAME = "summary.csv"
-CSV_FIELDS = ("file", "status", "detections", "max_confidence", "positive", "json", "image", "error")
+CSV_FIELDS = (
+    "file",
+    "status",
+    "call",
+    "score",
+    "fracture_probability",
+    "detections",
+    "high_specificity_boxes",
+    "high_sensitivity_boxes",
+    "max_confidence",
+    "positive",
+    "json",
+    "image",
+    "error",
+)
 
 
 @dataclass(frozen=True)
@@ -35,22 +52,44 @@ class InputFile:
 
 @dataclass(frozen=True)
 class FileOutcome:
-    """What happened to one file."""
+    """What happened to one file: its public result when it worked, the reason when not."""
 
     path: Path
     ok: bool
-    detections: int = 0
-    max_confidence: float | None = None
-    positive: bool = False
+    result: ImageResult | None = None
     json_path: Path | None = None
     image_path: Path | None = None
     error: str | None = None
 
+    @property
+    def detections(self) -> int:
+        return len(self.result.detections) if self.result else 0
+
+    @property
+    def positive(self) -> bool:
+        """True when any box is drawn."""
+        return self.detections > 0
+
+    @property
+    def max_confidence(self) -> float | None:
+        boxes = self.result.detections if self.result else []
+        return max(d.confidence for d in boxes) if boxes else None
+
+    def tier_count(self, tier: str) -> int:
+        return sum(d.tier == tier for d in self.result.detections) if self.result else 0
+
     def csv_row(self) -> dict[str, Any]:
+        image = self.result.image if self.result else None
+        probability = image.fracture_probability if image else None
         return {
             "file": str(self.path),
             "status": "ok" if self.ok else "failed",
+            "call": image.call if image else "",
+            "score": f"{image.score:.5f}" if image else "",
+            "fracture_probability": "" if probability is None else f"{probability:.5f}",
             "detections": self.detections if self.ok else "",
+            "high_specificity_boxes": self.tier_count("high_specificity") if self.ok else "",
+            "high_sensitivity_boxes": self.tier_count("high_sensitivity") if self.ok else "",
             "max_confidence": "" if self.max_confidence is None else f"{self.max_confidence:.5f}",
             "positive": "" if not self.ok else str(self.positive).lower(),
             "json": "" if self.json_path is None else str(self.json_path),
@@ -115,70 +154,52 @@ def _with_unique_stems(paths: Iterable[Path]) -> list[InputFile]:
     return out
 
 
-def detections_json(
-    source: Path, image: Radiograph, detections: Detections, predictor: Predictor, threshold: float
-) -> dict[str, Any]:
-    """The per-image JSON: the image, the model, the threshold and each box (in mm too when known)."""
-    boxes = detections.to_list()
-    if image.pixel_spacing_mm is not None:
-        row_mm, col_mm = image.pixel_spacing_mm
-        for box in boxes:
-            x1, y1, x2, y2 = box["xyxy"]
-            box["size_mm"] = [round((x2 - x1) * col_mm, 2), round((y2 - y1) * row_mm, 2)]
-    return {
-        "file": str(source),
-        "width": image.width,
-        "height": image.height,
-        "source_format": image.source_format,
-        "pixel_spacing_mm": list(image.pixel_spacing_mm) if image.pixel_spacing_mm else None,
-        "model": {"name": predictor.card.name, "version": predictor.card.version, "sha256": predictor.sha256},
-        "threshold": threshold,
-        "detections": boxes,
-    }
+def result_document(source: Path, result: ImageResult) -> dict[str, Any]:
+    """The per-image JSON: the file's path, then the public result (the detect answer's shape)."""
+    return {"file": str(source), **result.model_dump(mode="json")}
 
 
 def predict_file(
     item: InputFile,
-    predictor: Predictor,
+    analyser: FractureAnalyser,
     out_dir: Path,
     *,
     conf: float | None,
     iou: float,
     save_images: bool,
 ) -> FileOutcome:
-    """Load, predict, write JSON (and the annotated PNG); a failure becomes a failed outcome, never raised."""
+    """Load, analyse, write JSON (and the annotated PNG); a failure becomes a failed outcome, never raised.
+
+    `conf` (None: the card's operating points) is the lowest box confidence, as a request's threshold is."""
     from bonefrac.imaging.io import load_image
+    from bonefrac.hashing import file_sha256
 
     try:
         image = load_image(item.path)
-        threshold = predictor.default_conf if conf is None else conf
-        detections = predictor.predict(image, conf=threshold, iou=iou)
+        finding = analyser.analyse(image, min_confidence=conf, iou=iou)
+        result = image_result(
+            analyser, finding, image, size_bytes=item.path.stat().st_size, sha256=file_sha256(item.path)
+        )
         json_path = out_dir / f"{item.output_stem}.json"
-        payload = detections_json(item.path, image, detections, predictor, threshold)
+        payload = result_document(item.path, result)
         json_path.write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
         image_path = None
         if save_images:
             from bonefrac.imaging.render import draw_detections, encode_png
+            from bonefrac.infer.tiers import box_styles
 
             image_path = out_dir / f"{item.output_stem}.png"
-            image_path.write_bytes(encode_png(draw_detections(image, detections)))
+            drawn = draw_detections(image, finding.detections, styles=box_styles(finding.box_tiers))
+            image_path.write_bytes(encode_png(drawn))
     except (BonefracError, ValueError, OSError) as exc:
         logger.warning("%s: skipped (%s)", item.path, exc)
         return FileOutcome(item.path, ok=False, error=str(exc))
-    return FileOutcome(
-        item.path,
-        ok=True,
-        detections=len(detections),
-        max_confidence=float(detections.confidence.max()) if len(detections) else None,
-        positive=bool(len(detections)),
-        json_path=json_path,
-        image_path=image_path,
-    )
+    return FileOutcome(item.path, ok=True, result=result, json_path=json_path, image_path=image_path)
 
 
 def predict_files(
     items: Sequence[InputFile],
-    predictor: Predictor,
+    analyser: FractureAnalyser,
     out_dir: Path,
     *,
     conf: float | None = None,
@@ -186,11 +207,11 @@ def predict_files(
     save_images: bool = True,
     on_done: Callable[[FileOutcome], None] | None = None,
 ) -> list[FileOutcome]:
-    """Predict on every file, writing out_dir/<stem>.json (+ .png) and out_dir/summary.csv."""
+    """Analyse every file, writing out_dir/<stem>.json (+ .png) and out_dir/summary.csv."""
     out_dir.mkdir(parents=True, exist_ok=True)
     outcomes = []
     for item in items:
-        outcome = predict_file(item, predictor, out_dir, conf=conf, iou=iou, save_images=save_images)
+        outcome = predict_file(item, analyser, out_dir, conf=conf, iou=iou, save_images=save_images)
         outcomes.append(outcome)
         if on_done is not None:
             on_done(outcome)

@@ -7,11 +7,13 @@
 A box is drawn at a tier when its confidence reaches that tier's box threshold *and* the image is called at
 that tier or a stricter one: a normal call draws no box, a high-sensitivity call draws dashed boxes only.
 A card without two tiers (an older model) gets both tiers at its single operating threshold, on the
-detector's score: every drawn box is then solid, as before. Pure numpy; no torch, no onnxruntime.
+detector's score: every box at or above it is then solid, as before (a lower `min_confidence` adds dashed
+boxes below it). Pure numpy; no torch, no onnxruntime.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Literal
 
 import numpy as np
@@ -35,7 +37,11 @@ def points_for(card: ModelCard) -> OperatingPoints:
         specificity=point.specificity,
     )
     return OperatingPoints(
-        image_score="detector", split=point.split, high_sensitivity=tier, high_specificity=tier
+        image_score="detector",
+        classifier_weight=0.0,
+        split=point.split,
+        high_sensitivity=tier,
+        high_specificity=tier,
     )
 
 
@@ -67,10 +73,13 @@ def box_tiers(
     call: ImageCall,
     min_confidence: float | None = None,
 ) -> list[str | None]:
-    """Each box's tier (None: not drawn). `min_confidence` (a user's slider) replaces the high-sensitivity
-    box threshold and lets boxes show on any image; the solid tier keeps its own threshold."""
+    """Each box's tier (None: not drawn). `min_confidence` (a user's slider, a request's threshold) replaces
+    the high-sensitivity box threshold and lets boxes show on any image; the solid tier keeps its own
+    threshold, and no box below `min_confidence` is drawn."""
     spec_box = points.high_specificity.box_threshold
     sens_box = points.high_sensitivity.box_threshold if min_confidence is None else float(min_confidence)
+    if min_confidence is not None:
+        spec_box = max(spec_box, float(min_confidence))
     tiers: list[str | None] = []
     for confidence in np.asarray(confidences, dtype=np.float64).reshape(-1):
         if (call == "high_specificity" or min_confidence is not None) and confidence >= spec_box:
@@ -80,3 +89,39 @@ def box_tiers(
         else:
             tiers.append(None)
     return tiers
+
+
+# How each tier is drawn (bonefrac.imaging.render): the strict tier solid, the sensitive tier dashed.
+BOX_STYLES: dict[str, str] = {"high_specificity": "solid", "high_sensitivity": "dashed"}
+
+
+def box_styles(tiers: Sequence[str]) -> list[str]:
+    """The line style of each box of a finding, for `draw_detections(..., styles=...)`."""
+    return [BOX_STYLES[tier] for tier in tiers]
+
+
+def describe_points(points: OperatingPoints, tiered: bool) -> list[str]:
+    """The operating points in words, one line each (the CLI, `make run`'s banner and the UI's sidebar)."""
+    if points.image_score == "fused":
+        w = points.classifier_weight
+        score = f"image score = {w:.2f} x classifier probability + {1 - w:.2f} x the detector's top box"
+    else:
+        score = "image score = the detector's highest box confidence"
+    if not tiered:
+        single = points.high_specificity
+        return [
+            f"one operating point for both tiers: {single.box_threshold:.3f} ({single.target}); "
+            "every box at or above it is solid",
+            score,
+        ]
+    lines = []
+    for name, tier, style in (
+        ("high specificity", points.high_specificity, "solid"),
+        ("high sensitivity", points.high_sensitivity, "dashed"),
+    ):
+        missed = "" if tier.reached else ", target not reached"
+        lines.append(
+            f"{name} ({style} boxes): image score >= {tier.image_threshold:.3f}, boxes >= "
+            f"{tier.box_threshold:.3f} ({tier.target}{missed})"
+        )
+    return [*lines, score]

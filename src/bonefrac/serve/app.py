@@ -12,7 +12,7 @@ from fastapi.middleware.cors import CORSMiddleware
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from bonefrac import __version__
-from bonefrac.serve.engine import InferenceEngine
+from bonefrac.infer.analysis import Classifier, Detector
 from bonefrac.serve.middleware import RequestContextMiddleware
 from bonefrac.serve.problems import (
     ApiError,
@@ -28,21 +28,27 @@ from bonefrac.serve.settings import ServeSettings, load_settings
 logger = logging.getLogger("bonefrac.serve")
 
 DESCRIPTION = """Finds bone fractures on radiographs (JPEG, PNG, TIFF, BMP, WebP, DICOM)
-with a YOLO11 ONNX model.
+with a YOLO11 ONNX model and, when the model card names one, an image-level fracture classifier.
+Each image gets a call at two operating points (high specificity, high sensitivity); each box a tier.
 
 **Research use only, not a medical device.** Every error answers with
 `{"error": {"code": ..., "message": ...}, "request_id": ...}`.
 """
 
 
-def create_app(settings: ServeSettings | None = None, engine: InferenceEngine | None = None) -> FastAPI:
+def create_app(
+    settings: ServeSettings | None = None,
+    engine: Detector | None = None,
+    classifier: Classifier | None = None,
+) -> FastAPI:
     """The app for `settings` (default: from BONEFRAC_* variables).
 
-    The model loads and warms up in the background after start (/readyz says when); `engine` replaces the
-    onnxruntime Predictor (tests). Raises ConfigError for production without API keys or a missing model.
+    The model (with the classifier its card names) loads and warms up in the background after start
+    (/readyz says when); `engine` and `classifier` replace the onnxruntime engines (tests). Raises
+    ConfigError for production without API keys or a missing model.
     """
     settings = settings or load_settings()
-    service = Service(settings, engine=engine)
+    service = Service(settings, engine=engine, classifier=classifier)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
@@ -78,7 +84,7 @@ def create_app(settings: ServeSettings | None = None, engine: InferenceEngine | 
             allow_origins=settings.cors_origins,
             allow_methods=["GET", "POST"],
             allow_headers=[settings.api_key_header, "Content-Type", "X-Request-ID"],
-            expose_headers=["X-Request-ID", "X-Detections", "X-Threshold", "Retry-After"],
+            expose_headers=["X-Request-ID", "X-Detections", "X-Threshold", "X-Call", "Retry-After"],
         )
     app.add_middleware(RequestContextMiddleware, service=service)
     return app

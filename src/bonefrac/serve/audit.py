@@ -28,7 +28,9 @@ from sqlalchemy import (
     create_engine,
     event,
     insert,
+    inspect,
     select,
+    text,
 )
 from sqlalchemy.engine import Engine
 
@@ -54,6 +56,9 @@ audit_table = Table(
     Column("image_height", Integer, nullable=True),
     Column("model_sha256", String(64), nullable=True),
     Column("threshold", Float, nullable=True),
+    Column("image_call", String(32), nullable=True),  # high_specificity, high_sensitivity or negative
+    Column("fracture_probability", Float, nullable=True),  # the classifier's; null without one
+    Column("image_score", Float, nullable=True),
     Column("detection_count", Integer, nullable=True),
     Column("detections", Text, nullable=True),  # JSON list
     Column("duration_ms", Float, nullable=True),
@@ -78,6 +83,9 @@ class AuditEntry:
     image_height: int | None = None
     model_sha256: str | None = None
     threshold: float | None = None
+    image_call: str | None = None
+    fracture_probability: float | None = None
+    image_score: float | None = None
     detections: list[dict[str, Any]] | None = None
     duration_ms: float | None = None
     image_data: bytes | None = None
@@ -97,11 +105,32 @@ class AuditEntry:
             "image_height": self.image_height,
             "model_sha256": self.model_sha256,
             "threshold": self.threshold,
+            "image_call": self.image_call,
+            "fracture_probability": self.fracture_probability,
+            "image_score": self.image_score,
             "detection_count": None if self.detections is None else len(self.detections),
             "detections": None if self.detections is None else json.dumps(self.detections),
             "duration_ms": self.duration_ms,
             "image_data": self.image_data if store_pixels else None,
         }
+
+
+def add_missing_columns(engine: Engine) -> list[str]:
+    """Add the nullable columns a newer bonefrac records to an audit table an older one created (rows
+    written before keep NULL there); returns the names added."""
+    present = {column["name"] for column in inspect(engine).get_columns(audit_table.name)}
+    missing = [column for column in audit_table.columns if column.name not in present]
+    with engine.begin() as connection:
+        for column in missing:
+            if not column.nullable:
+                raise ConfigError(
+                    f"the audit table lacks the required column {column.name!r}; use a new database"
+                )
+            kind = column.type.compile(dialect=engine.dialect)
+            name = engine.dialect.identifier_preparer.quote(column.name)
+            connection.execute(text(f"ALTER TABLE {audit_table.name} ADD COLUMN {name} {kind}"))
+            logger.info("audit table: added column %s", column.name)
+    return [column.name for column in missing]
 
 
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -126,6 +155,7 @@ class AuditLog:
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="audit")
         try:
             metadata.create_all(self.engine)
+            add_missing_columns(self.engine)
         except Exception as exc:
             raise ConfigError(f"cannot create the audit table at {url!r}: {exc}") from exc
 

@@ -1,41 +1,43 @@
-"""What the service needs from an inference engine, and how it gets the real one (infer.Predictor)."""
+"""How the service gets its analyser: the detector at BONEFRAC_MODEL_PATH and the classifier its card names
+(`bonefrac.infer.analysis.FractureAnalyser`), or engines a test injects."""
 
 from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Protocol
 
 import numpy as np
 
-from bonefrac.card.record import ModelCard
 from bonefrac.errors import ModelError
-from bonefrac.records import Detections, Radiograph
+from bonefrac.infer.analysis import Classifier, Detector, FractureAnalyser
+from bonefrac.records import Radiograph
 
 logger = logging.getLogger(__name__)
 
 
-class InferenceEngine(Protocol):
-    """The part of `bonefrac.infer.predictor.Predictor` the service uses (tests may inject their own)."""
-
-    card: ModelCard
-    sha256: str
-    input_size: int
-
-    def predict(self, image: Radiograph, conf: float | None = None, iou: float = 0.7) -> Detections: ...
-
-
-def load_engine(model_path: Path, threads: int) -> InferenceEngine:
-    """The onnxruntime Predictor for `model_path`; ModelError when the file is missing or unusable."""
+def load_analyser(
+    model_path: Path,
+    threads: int,
+    detector: Detector | None = None,
+    classifier: Classifier | None = None,
+) -> FractureAnalyser:
+    """The injected engines when a detector is given, else the model at `model_path` with the classifier its
+    card names (checked against the card's sha256); ModelError when a file is missing or unusable."""
+    if detector is not None:
+        return FractureAnalyser(detector, classifier)
     if not Path(model_path).is_file():
         raise ModelError(f"model file not found: {model_path} (set BONEFRAC_MODEL_PATH or --model)")
-    from bonefrac.infer.predictor import Predictor
-
-    return Predictor(model_path, threads=threads)
+    return FractureAnalyser.from_model(model_path, threads=threads)
 
 
-def warm_up(engine: InferenceEngine) -> None:
-    """One inference on a blank image of the model's input size, so the first request is not slow."""
-    size = int(engine.input_size)
-    engine.predict(Radiograph(np.full((size, size, 3), 114, np.uint8), source_format="png"))
-    logger.info("warm-up inference done", extra={"model_sha256": engine.sha256})
+def warm_up(analyser: FractureAnalyser) -> None:
+    """One analysis (detector and classifier) of a blank image, so the first request is not slow."""
+    size = int(analyser.detector.input_size)
+    analyser.analyse(Radiograph(np.full((size, size, 3), 114, np.uint8), source_format="png"))
+    logger.info(
+        "warm-up inference done",
+        extra={
+            "model_sha256": analyser.detector.sha256,
+            "classifier_sha256": analyser.classifier.sha256 if analyser.classifier else None,
+        },
+    )

@@ -123,6 +123,7 @@ class RequestContextMiddleware:
                 "outcome": state.get("error_code") or ("ok" if status < 400 else "error"),
                 "client_key_id": entry.client_key_id if entry else None,
                 "image_sha256": entry.image_sha256 if entry else None,
+                "call": entry.image_call if entry else None,
                 "detections": len(entry.detections) if entry and entry.detections is not None else None,
             },
         )

@@ -11,17 +11,15 @@ from fastapi.responses import JSONResponse, Response
 from fastapi.security import APIKeyHeader
 
 from bonefrac.errors import ImageError
+from bonefrac.infer.result_schema import model_info, operating_points_info
 from bonefrac.serve.audit import AuditEntry
 from bonefrac.serve.limits import Overloaded, TimedOut
 from bonefrac.serve.problems import ApiError
 from bonefrac.serve.schemas import (
-    DetectionOut,
     DetectResponse,
     ErrorBody,
     HealthResponse,
-    ImageInfo,
     ModelCardResponse,
-    ModelInfo,
     ReadyResponse,
     Timings,
 )
@@ -35,31 +33,19 @@ ERRORS: dict[int | str, dict[str, Any]] = {
 }
 ThresholdField = Annotated[
     float | None,
-    Form(ge=0.0, le=1.0, description="Confidence threshold 0..1; default: the model's operating point."),
+    Form(
+        ge=0.0,
+        le=1.0,
+        description="Lowest box confidence 0..1: replaces the high-sensitivity box threshold and shows boxes "
+        "on images of any call (boxes below the high-specificity one are dashed); default: the model's "
+        "operating points.",
+    ),
 ]
 ImageField = Annotated[UploadFile, File(description="The radiograph: JPEG, PNG, TIFF, BMP, WebP or DICOM.")]
 
 
 def _audit(request: Request) -> AuditEntry | None:
     return getattr(request.state, "audit", None)
-
-
-def _detections_out(analysis: Analysis) -> list[DetectionOut]:
-    spacing = analysis.radiograph.pixel_spacing_mm
-    out = []
-    for item in analysis.detections.to_list():
-        x1, y1, x2, y2 = item["xyxy"]
-        width, height = x2 - x1, y2 - y1
-        out.append(
-            DetectionOut(
-                **item,
-                width_px=round(width, 2),
-                height_px=round(height, 2),
-                width_mm=round(width * spacing[1], 2) if spacing else None,
-                height_mm=round(height * spacing[0], 2) if spacing else None,
-            )
-        )
-    return out
 
 
 def build_router(service: Service) -> APIRouter:
@@ -101,14 +87,15 @@ def build_router(service: Service) -> APIRouter:
             entry.image_bytes = len(data)
             entry.image_data = data if settings.audit_store_pixels and data else None
         try:
-            used = service.threshold_for(threshold)
-            job = service.analyse_job(data, file.filename, used, annotate)
+            min_confidence = service.min_confidence_for(threshold)
+            job = service.analyse_job(data, file.filename, min_confidence, annotate)
+            analyser = service.analyser
         except NotReady as exc:
             service.metrics.rejections.labels("not_ready").inc()
             raise ApiError(503, "not_ready", f"the model is not ready yet ({exc})", retry) from exc
         if entry is not None:
-            entry.model_sha256 = service.engine.sha256
-            entry.threshold = used
+            entry.model_sha256 = analyser.detector.sha256
+            entry.threshold = analyser.threshold(min_confidence)
         service.metrics.queue_depth.set(service.gate.waiting)
         try:
             analysis, waited = await service.gate.run(job)
@@ -129,37 +116,25 @@ def build_router(service: Service) -> APIRouter:
             inference_ms=round(analysis.seconds * 1000, 2),
             total_ms=round((time.perf_counter() - arrived) * 1000, 2),
         )
-        request.state.threshold = used
+        result = analysis.result
         if entry is not None:
-            entry.image_width = analysis.radiograph.width
-            entry.image_height = analysis.radiograph.height
-            entry.detections = analysis.detections.to_list()
+            entry.image_width = result.image.width
+            entry.image_height = result.image.height
+            entry.image_call = result.image.call
+            entry.fracture_probability = result.image.fracture_probability
+            entry.image_score = result.image.score
+            entry.detections = [d.model_dump(mode="json") for d in result.detections]
         return analysis
 
     @router.post(
         "/v1/detect", response_model=DetectResponse, responses=ERRORS, dependencies=guarded, tags=["detect"]
     )
     async def detect(request: Request, file: ImageField, threshold: ThresholdField = None) -> DetectResponse:
-        """Find fractures on one radiograph; boxes in pixels (and mm when the image gives pixel spacing)."""
+        """Find fractures on one radiograph: the image's call, score and fracture probability, and boxes in
+        pixels (and mm when the image gives pixel spacing), each with its operating-point tier."""
         analysis = await analyse(request, file, threshold, annotate=False)
-        card = service.engine.card
-        image = analysis.radiograph
         return DetectResponse(
-            request_id=request.state.request_id,
-            model=ModelInfo(
-                name=card.name, version=card.version, sha256=service.engine.sha256, stand_in=card.stand_in
-            ),
-            image=ImageInfo(
-                width=image.width,
-                height=image.height,
-                format=image.source_format,
-                bytes=analysis.size_bytes,
-                sha256=analysis.sha256,
-                pixel_spacing_mm=list(image.pixel_spacing_mm) if image.pixel_spacing_mm else None,
-            ),
-            threshold=request.state.threshold,
-            detections=_detections_out(analysis),
-            timings=request.state.timings,
+            **dict(analysis.result), request_id=request.state.request_id, timings=request.state.timings
         )
 
     @router.post(
@@ -172,15 +147,18 @@ def build_router(service: Service) -> APIRouter:
     async def detect_annotated(
         request: Request, file: ImageField, threshold: ThresholdField = None
     ) -> Response:
-        """The radiograph as PNG with the fracture boxes and confidences drawn on it."""
+        """The radiograph as PNG with the fracture boxes and confidences drawn on it: high-specificity boxes
+        solid, high-sensitivity boxes dashed."""
         analysis = await analyse(request, file, threshold, annotate=True)
+        result = analysis.result
         return Response(
             analysis.annotated_png or b"",
             media_type="image/png",
             headers={
-                "X-Detections": str(len(analysis.detections)),
-                "X-Threshold": f"{request.state.threshold:g}",
-                "X-Model-SHA256": service.engine.sha256,
+                "X-Detections": str(len(result.detections)),
+                "X-Threshold": f"{result.threshold:g}",
+                "X-Call": result.image.call,
+                "X-Model-SHA256": result.model.sha256,
             },
         )
 
@@ -188,12 +166,18 @@ def build_router(service: Service) -> APIRouter:
         "/v1/model", response_model=ModelCardResponse, responses=ERRORS, dependencies=guarded, tags=["model"]
     )
     async def model_card() -> ModelCardResponse:
-        """The served model's card: classes, input size, operating point, metrics, stand-in flag."""
+        """The served model's card (classes, input size, operating points, metrics, stand-in flag), its
+        classifier and the two operating points the answers use."""
         try:
-            engine = service.engine
+            analyser = service.analyser
         except NotReady as exc:
             raise ApiError(503, "not_ready", f"the model is not ready yet ({exc})", retry) from exc
-        return ModelCardResponse(sha256=engine.sha256, card=engine.card.model_dump(mode="json"))
+        return ModelCardResponse(
+            sha256=analyser.detector.sha256,
+            card=analyser.card.model_dump(mode="json"),
+            classifier=model_info(analyser).classifier,
+            operating_points=operating_points_info(analyser),
+        )
 
     @router.get("/healthz", response_model=HealthResponse, tags=["ops"])
     async def healthz() -> HealthResponse:

@@ -1,4 +1,4 @@
-"""The service's long-lived parts in one place: settings, engine, gate, audit log, metrics, readiness."""
+"""The service's long-lived parts in one place: settings, analyser, gate, audit log, metrics, readiness."""
 
 from __future__ import annotations
 
@@ -11,9 +11,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from bonefrac.errors import ConfigError, ImageError
-from bonefrac.records import Detections, Radiograph
+from bonefrac.infer.analysis import Classifier, Detector, FractureAnalyser
+from bonefrac.infer.result_schema import ImageResult, image_result
 from bonefrac.serve.audit import AuditLog
-from bonefrac.serve.engine import InferenceEngine, load_engine, warm_up
+from bonefrac.serve.engine import load_analyser, warm_up
 from bonefrac.serve.limits import InferenceGate
 from bonefrac.serve.metrics import ServiceMetrics
 from bonefrac.serve.security import ApiKeyChecker
@@ -24,12 +25,9 @@ logger = logging.getLogger("bonefrac.serve")
 
 @dataclass(frozen=True)
 class Analysis:
-    """What one uploaded image gave: the decoded radiograph's facts, the boxes, optionally a PNG."""
+    """What one uploaded image gave: the public result (boxes, call, probability), optionally a PNG."""
 
-    radiograph: Radiograph
-    detections: Detections
-    sha256: str
-    size_bytes: int
+    result: ImageResult
     seconds: float
     annotated_png: bytes | None = None
 
@@ -41,7 +39,12 @@ class NotReady(Exception):
 class Service:
     """Created by create_app; `start()` loads and warms the model in a background thread."""
 
-    def __init__(self, settings: ServeSettings, engine: InferenceEngine | None = None) -> None:
+    def __init__(
+        self,
+        settings: ServeSettings,
+        engine: Detector | None = None,
+        classifier: Classifier | None = None,
+    ) -> None:
         self.settings = settings
         self.keys = ApiKeyChecker(settings)  # refuses production without keys before anything else
         self.metrics = ServiceMetrics()
@@ -53,6 +56,8 @@ class Service:
             settings.request_timeout_s,
         )
         self._engine = engine
+        self._classifier = classifier
+        self._analyser: FractureAnalyser | None = None
         self._ready = threading.Event()
         self.load_error: str | None = None
         self.started_at = time.monotonic()
@@ -71,13 +76,15 @@ class Service:
 
     def _load(self) -> None:
         try:
-            engine = self._engine or load_engine(self.settings.model_path, self.settings.inference_threads)
-            warm_up(engine)
+            analyser = load_analyser(
+                self.settings.model_path, self.settings.inference_threads, self._engine, self._classifier
+            )
+            warm_up(analyser)
         except Exception as exc:  # the service stays up and says why it is not ready
             self.load_error = f"{type(exc).__name__}: {exc}"
             logger.exception("model could not be loaded", extra={"model_path": str(self.settings.model_path)})
             return
-        self._engine = engine
+        self._analyser = analyser
         self.ready_after_s = round(time.monotonic() - self.started_at, 3)
         self.metrics.ready.set(1)
         self._ready.set()
@@ -85,9 +92,11 @@ class Service:
             "model ready",
             extra={
                 "model_path": str(self.settings.model_path),
-                "model_sha256": engine.sha256,
+                "model_sha256": analyser.detector.sha256,
+                "classifier_sha256": analyser.classifier.sha256 if analyser.classifier else None,
+                "tiered": analyser.tiered,
                 "ready_after_s": self.ready_after_s,
-                "stand_in": engine.card.stand_in,
+                "stand_in": analyser.card.stand_in,
             },
         )
 
@@ -106,23 +115,20 @@ class Service:
         return self._ready.is_set()
 
     @property
-    def engine(self) -> InferenceEngine:
-        if not self._ready.is_set() or self._engine is None:
+    def analyser(self) -> FractureAnalyser:
+        if not self._ready.is_set() or self._analyser is None:
             raise NotReady(self.load_error or "the model is still loading")
-        return self._engine
+        return self._analyser
 
-    def threshold_for(self, requested: float | None) -> float:
-        if requested is not None:
-            return requested
-        if self.settings.threshold is not None:
-            return self.settings.threshold
-        return float(self.engine.card.operating_point.threshold)
+    def min_confidence_for(self, requested: float | None) -> float | None:
+        """The request's threshold, else BONEFRAC_THRESHOLD, else None (the card's operating points)."""
+        return requested if requested is not None else self.settings.threshold
 
     # work (runs in a worker thread) ------------------------------------------------------------------------
     def analyse_job(
-        self, data: bytes, filename: str | None, threshold: float, annotate: bool
+        self, data: bytes, filename: str | None, min_confidence: float | None, annotate: bool
     ) -> Callable[[], Analysis]:
-        engine = self.engine
+        analyser = self.analyser
         max_pixels = self.settings.max_image_pixels
 
         def job() -> Analysis:
@@ -134,19 +140,18 @@ class Service:
                     "the uploaded file is empty; send a JPEG, PNG, TIFF, BMP, WebP or DICOM image"
                 )
             radiograph = load_image(data, max_pixels=max_pixels, name=filename or "upload")
-            detections = engine.predict(radiograph, conf=threshold).above(threshold)
+            finding = analyser.analyse(radiograph, min_confidence=min_confidence)
             png = None
             if annotate:
                 from bonefrac.imaging.render import draw_detections, encode_png
+                from bonefrac.infer.tiers import box_styles
 
-                png = encode_png(draw_detections(radiograph, detections, threshold=threshold))
-            return Analysis(
-                radiograph=radiograph,
-                detections=detections,
-                sha256=hashlib.sha256(data).hexdigest(),
-                size_bytes=len(data),
-                seconds=time.perf_counter() - started,
-                annotated_png=png,
+                png = encode_png(
+                    draw_detections(radiograph, finding.detections, styles=box_styles(finding.box_tiers))
+                )
+            result = image_result(
+                analyser, finding, radiograph, size_bytes=len(data), sha256=hashlib.sha256(data).hexdigest()
             )
+            return Analysis(result=result, seconds=time.perf_counter() - started, annotated_png=png)
 
         return job

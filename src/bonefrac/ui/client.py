@@ -1,9 +1,10 @@
-"""How the UI gets detections: over HTTP from the bonefrac service, or from the engine in-process.
+"""How the UI gets its findings: over HTTP from the bonefrac service, or from the analyser in-process.
 
 Both clients have the same interface (`DetectorClient`): `model_card()`, `analyze(data, name, threshold)`
-and `where`. `analyze` returns an `Analysis`: the decoded radiograph (for display), the detections, and the
-answer in the service's JSON shape (`POST /v1/detect`), built the same way in-process, so the UI shows and
-downloads one thing.
+and `where`. `analyze` returns an `Analysis`: the decoded radiograph (for display), the boxes with their
+tiers, and the answer in the service's JSON shape (`POST /v1/detect`, the public per-image schema), built
+the same way in-process, so the UI shows and downloads one thing. A threshold of None asks for the model's
+own operating points; a number is the lowest box confidence, shown on images of any call.
 Service failures become `ServiceError`s whose `plain` text says in plain words what happened and what to do.
 """
 
@@ -15,14 +16,17 @@ import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import httpx
 import numpy as np
 
-from bonefrac.card.record import ModelCard
+from bonefrac.card.record import TIER_NAMES, ModelCard
 from bonefrac.errors import BonefracError, ModelError
 from bonefrac.records import Detections, Radiograph
+
+if TYPE_CHECKING:  # the real import is lazy: the HTTP client needs no analyser
+    from bonefrac.infer.result_schema import ImageResult
 
 logger = logging.getLogger(__name__)
 
@@ -52,10 +56,17 @@ class Analysis:
     name: str
     radiograph: Radiograph
     detections: Detections
-    threshold: float
-    response: dict[
-        str, Any
-    ]  # the POST /v1/detect JSON shape (request_id, model, image, threshold, detections)
+    threshold: float  # the lowest confidence a box can have (the answer's `threshold`)
+    response: dict[str, Any]  # the POST /v1/detect JSON (model, image with call, operating_points, ...)
+    box_tiers: tuple[str, ...] = ()  # one per box: "high_specificity" (solid) or "high_sensitivity" (dashed)
+
+    def __post_init__(self) -> None:
+        if not self.box_tiers and len(self.detections):
+            object.__setattr__(self, "box_tiers", ("high_specificity",) * len(self.detections))
+        if len(self.box_tiers) != len(self.detections):
+            raise ValueError(
+                f"box_tiers must have one entry per box ({len(self.detections)}), got {len(self.box_tiers)}"
+            )
 
 
 class DetectorClient(Protocol):
@@ -65,7 +76,7 @@ class DetectorClient(Protocol):
 
     def model_card(self) -> ModelCard: ...
 
-    def analyze(self, data: bytes, name: str, threshold: float) -> Analysis: ...
+    def analyze(self, data: bytes, name: str, threshold: float | None) -> Analysis: ...
 
 
 def decode_for_display(data: bytes, name: str) -> Radiograph:
@@ -73,23 +84,6 @@ def decode_for_display(data: bytes, name: str) -> Radiograph:
     from bonefrac.imaging.io import load_image
 
     return load_image(data, name=name)
-
-
-def box_sizes(xyxy: np.ndarray, spacing_mm: tuple[float, float] | None) -> list[dict[str, float | None]]:
-    """Width and height of each box in pixels, and in millimetres when the pixel spacing is known."""
-    sizes = []
-    for x1, y1, x2, y2 in np.asarray(xyxy, dtype=np.float64).reshape(-1, 4):
-        width, height = x2 - x1, y2 - y1
-        row_mm, col_mm = spacing_mm if spacing_mm else (None, None)
-        sizes.append(
-            {
-                "width_px": round(width, 2),
-                "height_px": round(height, 2),
-                "width_mm": round(width * col_mm, 2) if col_mm else None,
-                "height_mm": round(height * row_mm, 2) if row_mm else None,
-            }
-        )
-    return sizes
 
 
 def detections_from_response(response: dict[str, Any], class_names: tuple[str, ...]) -> Detections:
@@ -110,44 +104,34 @@ def detections_from_response(response: dict[str, Any], class_names: tuple[str, .
         ) from exc
 
 
-def response_for(
-    detections: Detections,
-    radiograph: Radiograph,
-    data: bytes,
-    card: ModelCard,
-    sha256: str,
-    threshold: float,
-    inference_ms: float,
-) -> dict[str, Any]:
-    """The /v1/detect JSON shape for an in-process result, so both clients download the same document."""
-    spacing = radiograph.pixel_spacing_mm
-    rows = [
-        box | size
-        for box, size in zip(detections.to_list(), box_sizes(detections.xyxy, spacing), strict=True)
-    ]
-    return {
-        "request_id": "in-process",
-        "model": {"name": card.name, "version": card.version, "sha256": sha256, "stand_in": card.stand_in},
-        "image": {
-            "width": radiograph.width,
-            "height": radiograph.height,
-            "format": radiograph.source_format,
-            "bytes": len(data),
-            "sha256": hashlib.sha256(data).hexdigest(),
-            "pixel_spacing_mm": list(spacing) if spacing else None,
-        },
-        "threshold": threshold,
-        "detections": rows,
-        "timings": {
-            "queue_ms": 0.0,
-            "inference_ms": round(inference_ms, 2),
-            "total_ms": round(inference_ms, 2),
-        },
-    }
+def tiers_from_response(response: dict[str, Any]) -> tuple[str, ...]:
+    """Each box's tier from a /v1/detect answer (an older service without tiers: every box solid)."""
+    tiers = tuple(str(item.get("tier", "high_specificity")) for item in response.get("detections", []))
+    unknown = sorted(set(tiers) - set(TIER_NAMES))
+    if unknown:
+        raise ServiceError(
+            f"The service answered box tiers {unknown}; expected {list(TIER_NAMES)}. "
+            "Are UI and service versions the same?"
+        )
+    return tiers
+
+
+def response_for(result: ImageResult, inference_ms: float) -> dict[str, Any]:
+    """The /v1/detect JSON for an in-process result (the service's own response model), so both clients
+    show and download the same document."""
+    from bonefrac.serve.schemas import DetectResponse, Timings
+
+    elapsed = round(inference_ms, 2)
+    answer = DetectResponse(
+        **dict(result),
+        request_id="in-process",
+        timings=Timings(queue_ms=0.0, inference_ms=elapsed, total_ms=elapsed),
+    )
+    return answer.model_dump(mode="json")
 
 
 class EngineClient:
-    """The onnxruntime Predictor in this process (no service needed)."""
+    """The analyser (detector and the classifier its card names) in this process (no service needed)."""
 
     def __init__(self, model_path: Path | str, threads: int | None = None) -> None:
         path = Path(model_path)
@@ -156,28 +140,41 @@ class EngineClient:
                 f"model file not found: {path} (give --model, set {MODEL_PATH_ENV}, or use "
                 f"--api-url / {API_URL_ENV} to talk to a running service)"
             )
-        from bonefrac.infer.predictor import Predictor
+        from bonefrac.infer.analysis import FractureAnalyser
 
-        self._predictor = Predictor(path, threads=threads)
+        self._analyser = FractureAnalyser.from_model(path, threads=threads)
         self.where = f"in-process: {path}"
 
     def model_card(self) -> ModelCard:
-        return self._predictor.card
+        return self._analyser.card
 
-    def analyze(self, data: bytes, name: str, threshold: float) -> Analysis:
+    def analyze(self, data: bytes, name: str, threshold: float | None) -> Analysis:
+        from bonefrac.infer.result_schema import image_result
+
         check_threshold(threshold)
         radiograph = decode_for_display(data, name)
         start = time.perf_counter()
-        detections = self._predictor.predict(radiograph, conf=threshold)
+        finding = self._analyser.analyse(radiograph, min_confidence=threshold)
         elapsed_ms = (time.perf_counter() - start) * 1000
-        response = response_for(
-            detections, radiograph, data, self._predictor.card, self._predictor.sha256, threshold, elapsed_ms
+        result = image_result(
+            self._analyser,
+            finding,
+            radiograph,
+            size_bytes=len(data),
+            sha256=hashlib.sha256(data).hexdigest(),
         )
-        return Analysis(name, radiograph, detections, threshold, response)
+        return Analysis(
+            name,
+            radiograph,
+            finding.detections,
+            result.threshold,
+            response_for(result, elapsed_ms),
+            finding.box_tiers,
+        )
 
 
-def check_threshold(threshold: float) -> None:
-    if not 0.0 <= float(threshold) <= 1.0:
+def check_threshold(threshold: float | None) -> None:
+    if threshold is not None and not 0.0 <= float(threshold) <= 1.0:
         raise ServiceError(f"The threshold must be between 0 and 1; got {threshold}.")
 
 
@@ -284,10 +281,11 @@ class HttpClient:
                 raise ServiceError(f"The service's model card could not be read ({exc}).") from exc
         return self._card
 
-    def analyze(self, data: bytes, name: str, threshold: float) -> Analysis:
+    def analyze(self, data: bytes, name: str, threshold: float | None) -> Analysis:
         check_threshold(threshold)
         files = {"file": (name or "upload", data, "application/octet-stream")}
-        response = self._request("POST", "/v1/detect", files=files, data={"threshold": str(threshold)})
+        fields = {} if threshold is None else {"threshold": str(threshold)}
+        response = self._request("POST", "/v1/detect", files=files, data=fields)
         try:
             body = response.json()
         except ValueError as exc:
@@ -296,8 +294,10 @@ class HttpClient:
             ) from exc
         class_names = tuple(str(n) for n in self.model_card().class_names)
         detections = detections_from_response(body, class_names)
+        tiers = tiers_from_response(body)
         radiograph = decode_for_display(data, name)
-        return Analysis(name, radiograph, detections, float(body.get("threshold", threshold)), body)
+        used = body.get("threshold", threshold)
+        return Analysis(name, radiograph, detections, float(used or 0.0), body, tiers)
 
     def close(self) -> None:
         self._http.close()

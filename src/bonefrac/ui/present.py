@@ -1,4 +1,4 @@
-"""What the UI shows for an analysis: box table, annotated PNG, JSON download, model card facts.
+"""What the UI shows for an analysis: the call, box table, annotated PNG, JSON download, model card facts.
 
 Pure functions over `Analysis` and `ModelCard`, so the Streamlit script only lays them out.
 """
@@ -10,6 +10,7 @@ from pathlib import Path, PurePath
 from typing import Any
 
 from bonefrac.card.record import ModelCard
+from bonefrac.infer.tiers import BOX_STYLES, describe_points, points_for
 from bonefrac.ui.client import Analysis
 
 RESEARCH_NOTICE = (
@@ -21,6 +22,16 @@ STAND_IN_WARNING = (
     "it is here so the service and UI can be tried before a real model is installed."
 )
 ACCEPTED_TYPES_TEXT = "JPEG, PNG or DICOM"
+LEGEND = (
+    "Solid boxes: high-specificity operating point. Dashed boxes: high-sensitivity operating point "
+    "(or, after you lower the threshold, any box down to it)."
+)
+CALL_WORDS = {
+    "high_specificity": "high specificity: the score reaches the high-specificity operating point",
+    "high_sensitivity": "high sensitivity: the score reaches only the high-sensitivity operating point",
+    "negative": "negative: the score reaches neither operating point",
+}
+TIER_WORDS = {"high_specificity": "high specificity (solid)", "high_sensitivity": "high sensitivity (dashed)"}
 
 
 DEMO_SUFFIXES = (".jpg", ".jpeg", ".png", ".dcm")
@@ -38,15 +49,18 @@ def _number(value: Any, digits: int = 1) -> str:
 
 
 def box_rows(analysis: Analysis) -> list[dict[str, str]]:
-    """One table row of display text per box: class, confidence, size in px and mm ("—" when unknown)."""
+    """One table row of display text per box: class, confidence, tier, size in px and mm ("—" when
+    unknown)."""
     rows = []
-    for index, item in enumerate(analysis.response.get("detections", []), start=1):
+    items = analysis.response.get("detections", [])
+    for index, (item, tier) in enumerate(zip(items, analysis.box_tiers, strict=True), start=1):
         x1, y1, x2, y2 = (float(v) for v in item["xyxy"])
         rows.append(
             {
                 "box": str(index),
                 "class": str(item.get("class_name", item.get("class_id", ""))),
                 "confidence": _number(item["confidence"], 3),
+                "tier": TIER_WORDS.get(tier, tier),
                 "width (px)": _number(item.get("width_px", x2 - x1)),
                 "height (px)": _number(item.get("height_px", y2 - y1)),
                 "width (mm)": _number(item.get("width_mm")),
@@ -72,11 +86,27 @@ def summary_line(analysis: Analysis) -> str:
     )
 
 
+def call_line(analysis: Analysis) -> str:
+    """ "Call: high specificity: .... Fracture probability 0.830 (classifier); image score 0.712."."""
+    image = analysis.response.get("image", {})
+    call = str(image.get("call", "unknown"))
+    probability = image.get("fracture_probability")
+    probability_text = (
+        "Fracture probability: no classifier with this model"
+        if probability is None
+        else f"Fracture probability {float(probability):.3f} (classifier)"
+    )
+    score = image.get("score")
+    score_text = "" if score is None else f"; image score {float(score):.3f}"
+    return f"Call: {CALL_WORDS.get(call, call)}. {probability_text}{score_text}."
+
+
 def annotated_png(analysis: Analysis) -> bytes:
-    """The radiograph with its boxes and "name 0.87" labels, as PNG bytes."""
+    """The radiograph with its boxes (solid or dashed by tier) and "name 0.87" labels, as PNG bytes."""
     from bonefrac.imaging.render import draw_detections, encode_png
 
-    return encode_png(draw_detections(analysis.radiograph, analysis.detections))
+    styles = [BOX_STYLES[tier] for tier in analysis.box_tiers]
+    return encode_png(draw_detections(analysis.radiograph, analysis.detections, styles=styles))
 
 
 def result_json(analysis: Analysis) -> bytes:
@@ -89,6 +119,17 @@ def download_names(file_name: str) -> tuple[str, str]:
     """("<stem>_annotated.png", "<stem>_detections.json") for an uploaded file name."""
     stem = PurePath(file_name).stem or "radiograph"
     return f"{stem}_annotated.png", f"{stem}_detections.json"
+
+
+def start_threshold(card: ModelCard) -> float:
+    """Where the threshold slider starts: the high-sensitivity box threshold (the card's single operating
+    point when it has no tiers). At this value the UI asks for the model's own operating points."""
+    return float(points_for(card).high_sensitivity.box_threshold)
+
+
+def operating_point_lines(card: ModelCard) -> list[str]:
+    """Both operating points in words, for the sidebar."""
+    return describe_points(points_for(card), card.operating_points is not None)
 
 
 def card_facts(card: ModelCard) -> list[tuple[str, str]]:
@@ -108,6 +149,13 @@ def card_facts(card: ModelCard) -> list[tuple[str, str]]:
         ("classes", ", ".join(card.class_names)),
         ("input size", f"{card.input_size} px"),
         ("operating point", point_text),
+        *(("operating points", line) for line in operating_point_lines(card)),
+        (
+            "classifier",
+            "none"
+            if card.classifier is None
+            else f"{card.classifier.file} {card.classifier.version} (sha256 {card.classifier.sha256})",
+        ),
         ("stand-in", "YES: synthetic training data, not for real radiographs" if card.stand_in else "no"),
         ("intended use", card.intended_use),
     ]

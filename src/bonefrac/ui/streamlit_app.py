@@ -16,6 +16,7 @@ from bonefrac.ui import present
 from bonefrac.ui.client import Analysis, DetectorClient, HttpClient, make_client
 
 WAIT_ENV = "BONEFRAC_UI_WAIT_S"
+SLIDER_STEP = 0.01
 
 
 @st.cache_resource(show_spinner=False)
@@ -27,7 +28,9 @@ def _client(api_url: str | None, model_path: str | None, wait_s: float) -> Detec
 
 
 @st.cache_data(show_spinner=False, max_entries=64)
-def _analyze(_client: DetectorClient, where: str, data: bytes, name: str, threshold: float) -> Analysis:
+def _analyze(
+    _client: DetectorClient, where: str, data: bytes, name: str, threshold: float | None
+) -> Analysis:
     return _client.analyze(data, name, threshold)
 
 
@@ -37,16 +40,18 @@ def _message(exc: BonefracError) -> str:
 
 def _show_analysis(index: int, analysis: Analysis) -> None:
     st.subheader(analysis.name)
+    st.markdown(f"**{present.call_line(analysis)}**")
     st.caption(present.summary_line(analysis))
     png = present.annotated_png(analysis)
     original, annotated = st.columns(2)
     original.image(analysis.radiograph.pixels, caption="original", width="stretch")
     annotated.image(png, caption="with fracture boxes", width="stretch")
+    annotated.caption(present.LEGEND)
     rows = present.box_rows(analysis)
     if rows:
         st.table(rows)
     else:
-        st.info("No boxes at this threshold. Lower the threshold to see weaker candidates.")
+        st.info("No boxes at these operating points. Lower the threshold to see weaker candidates.")
     png_name, json_name = present.download_names(analysis.name)
     left, right = st.columns(2)
     left.download_button(
@@ -90,15 +95,24 @@ def main() -> None:
     with st.sidebar:
         st.header("Model")
         st.caption(f"{card.name} {card.version} via {client.where}")
-        threshold = st.slider(
+        start = present.start_threshold(card)
+        slider_value = st.slider(
             "Confidence threshold",
             min_value=0.0,
             max_value=1.0,
-            value=float(card.operating_point.threshold),
-            step=0.01,
-            help=f"Starts at the model's operating point ({card.operating_point.rule}).",
+            value=start,
+            step=SLIDER_STEP,
+            help="Starts at the model's operating points (the high-sensitivity box threshold). Moved, it is "
+            "the lowest box confidence, shown on images of any call; boxes below the high-specificity "
+            "threshold are dashed.",
         )
-        st.caption(f"Operating point: {card.operating_point.threshold:.2f} ({card.operating_point.rule})")
+        threshold = (
+            None if abs(slider_value - start) < SLIDER_STEP / 2 else slider_value
+        )  # unmoved: the model's points
+        st.subheader("Operating points")
+        for line in present.operating_point_lines(card):
+            st.caption(line)
+        st.caption(present.LEGEND)
     with st.expander("Model card", expanded=False):
         st.table([{"field": field, "value": value} for field, value in present.card_facts(card)])
 
