@@ -171,8 +171,8 @@ def predict_file(
     """Load, analyse, write JSON (and the annotated PNG); a failure becomes a failed outcome, never raised.
 
     `conf` (None: the card's operating points) is the lowest box confidence, as a request's threshold is."""
-    from bonefrac.imaging.io import load_image
     from bonefrac.hashing import file_sha256
+    from bonefrac.imaging.io import load_image
 
     try:
         image = load_image(item.path)
