@@ -45,6 +45,29 @@ def synth(
     )
 
 
+@app.command("demo")
+def demo(
+    out: Path = typer.Option(
+        Path(".data/demo"), "--out", help="Folder to (re)write; an ignored one, never a tracked folder."
+    ),
+    fracatlas: Path | None = typer.Option(
+        None, "--fracatlas", help="FracAtlas in YOLO layout to pick test images from (must be there)."
+    ),
+    synthetic: bool = typer.Option(
+        False, "--synthetic", help="Synthetic images even when FracAtlas is there."
+    ),
+) -> None:
+    """Prepare demo radiographs for the UI: FracAtlas test images picked by rule when FracAtlas is found
+    ($BONEFRAC_FRACATLAS or ../shared/data/fracatlas), else synthetic images; labels, README and demo.json."""
+    from bonefrac.demo.prepare import prepare_demo
+
+    prepared = prepare_demo(out, fracatlas=fracatlas, synthetic=synthetic)
+    kind = "FracAtlas test images" if prepared.manifest.kind == "fracatlas" else "SYNTHETIC images"
+    console.print(
+        f"wrote {len(prepared.manifest.images)} {kind} to {out} ({prepared.reason})", highlight=False
+    )
+
+
 def _progress_callback(progress: Progress) -> Callable[[str, int, int], None]:
     """Turn the library's (stage, done, total) reports into rich progress bars, refreshed at most 10x/s."""
     tasks: dict[str, TaskID] = {}

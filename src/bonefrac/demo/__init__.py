@@ -1,0 +1,1 @@
+"""Demo radiographs for the UI, made at run time: FracAtlas test images picked by rule, or synthetic ones."""
