@@ -221,3 +221,30 @@ def test_demo_images_lists_radiographs_only_sorted(tmp_path):
         (tmp_path / name).mkdir() if name == "labels" else (tmp_path / name).write_bytes(b"x")
     assert [p.name for p in present.demo_images(tmp_path)] == ["a.PNG", "b.jpg", "c.dcm"]
     assert present.demo_images(None) == [] and present.demo_images(tmp_path / "missing") == []
+
+
+def test_demo_caption_says_which_kind_the_images_are(tmp_path):
+    from bonefrac.demo.synthetic import write_synthetic_demo
+
+    write_synthetic_demo(tmp_path / "synthetic", size=64)
+    caption = present.demo_caption(tmp_path / "synthetic")
+    assert "SYNTHETIC" in caption and "not real patients" in caption and "FracAtlas" not in caption
+    fracatlas = tmp_path / "fracatlas"
+    fracatlas.mkdir()
+    (fracatlas / "demo.json").write_text(
+        '{"kind": "fracatlas", "source": "test split", "rule": "by id", "credit": "c", "images": []}'
+    )
+    caption = present.demo_caption(fracatlas)
+    assert (
+        "FracAtlas test images" in caption and "Abedeen et al., Sci Data 10, 521 (2023), CC BY 4.0" in caption
+    )
+
+
+def test_demo_caption_of_a_folder_without_manifest_says_the_source_is_unknown(tmp_path):
+    assert present.demo_caption(tmp_path) == (
+        f"Or try demo radiographs from {tmp_path.name} (source unknown: no demo.json there)"
+    )
+    (tmp_path / "demo.json").write_text("[]")
+    assert "source unknown: " in present.demo_caption(
+        tmp_path
+    ) and "not a demo manifest" in present.demo_caption(tmp_path)

@@ -10,6 +10,8 @@ from pathlib import Path, PurePath
 from typing import Any
 
 from bonefrac.card.record import ModelCard
+from bonefrac.demo.folder import MANIFEST_NAME, read_demo_manifest
+from bonefrac.errors import BonefracError
 from bonefrac.infer.tiers import BOX_STYLES, describe_points, points_for
 from bonefrac.ui.client import Analysis
 
@@ -35,6 +37,12 @@ TIER_WORDS = {"high_specificity": "high specificity (solid)", "high_sensitivity"
 
 
 DEMO_SUFFIXES = (".jpg", ".jpeg", ".png", ".dcm")
+DEMO_CAPTIONS = {
+    "fracatlas": "Or try demo radiographs: FracAtlas test images, chosen by rule (FracAtlas: Abedeen et al., "
+    "Sci Data 10, 521 (2023), CC BY 4.0)",
+    "synthetic": "Or try demo radiographs: SYNTHETIC images from bonefrac's generator, not real patients "
+    "(they show the page working, not how well the model reads real radiographs)",
+}
 
 
 def demo_images(folder: str | Path | None) -> list[Path]:
@@ -42,6 +50,17 @@ def demo_images(folder: str | Path | None) -> list[Path]:
     if not folder or not Path(folder).is_dir():
         return []
     return sorted(p for p in Path(folder).iterdir() if p.is_file() and p.suffix.lower() in DEMO_SUFFIXES)
+
+
+def demo_caption(folder: str | Path) -> str:
+    """The demo list's label: which kind of images they are, from the folder's demo.json."""
+    try:
+        manifest = read_demo_manifest(folder)
+    except BonefracError as exc:
+        return f"Or try demo radiographs from {Path(folder).name} (source unknown: {exc})"
+    if manifest is None:
+        return f"Or try demo radiographs from {Path(folder).name} (source unknown: no {MANIFEST_NAME} there)"
+    return DEMO_CAPTIONS[manifest.kind]
 
 
 def _number(value: Any, digits: int = 1) -> str:

@@ -118,12 +118,10 @@ def main() -> None:
 
     uploads = st.file_uploader(f"Radiographs ({present.ACCEPTED_TYPES_TEXT})", accept_multiple_files=True)
     inputs = [(upload.name, upload.getvalue()) for upload in uploads or []]
-    demos = present.demo_images(os.environ.get("BONEFRAC_DEMO_DIR"))
-    if demos:
-        chosen = st.multiselect(
-            "Or try demo radiographs (FracAtlas test images, Abedeen et al. 2023, CC BY 4.0)",
-            [p.name for p in demos],
-        )
+    demo_dir = os.environ.get("BONEFRAC_DEMO_DIR")
+    demos = present.demo_images(demo_dir)
+    if demo_dir and demos:
+        chosen = st.multiselect(present.demo_caption(demo_dir), [p.name for p in demos])
         inputs += [(p.name, p.read_bytes()) for p in demos if p.name in chosen]
     for index, (name, data) in enumerate(inputs):
         try:
