@@ -2,9 +2,13 @@
 # `make run`: a serving-only environment, the shipped default model (deploy/model/model.onnx, trained on
 # FracAtlas; see deploy/model/MODEL_CARD.md), then the service and the UI side by side. Ctrl-C stops both.
 #
+# The UI offers demo radiographs prepared into .data/demo (ignored) at each start: FracAtlas test images picked
+# by rule when FracAtlas is there (BONEFRAC_FRACATLAS, else ../shared/data/fracatlas), else synthetic images.
+#
 # Environment knobs: BONEFRAC_MODEL_PATH (serve this model instead), BONEFRAC_PORT (8000),
 # BONEFRAC_UI_PORT (8501), BONEFRAC_SERVE_VENV (.venv-serve), BONEFRAC_TRAIN_PYTHON (a Python with the train
-# extra to make the stand-in when a checkout has no deploy/model/model.onnx; default: the test environment .venv).
+# extra to make the stand-in when a checkout has no deploy/model/model.onnx; default: the test environment .venv),
+# BONEFRAC_FRACATLAS (where FracAtlas is, for the demo radiographs).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -14,6 +18,7 @@ HOST=127.0.0.1
 API_PORT=${BONEFRAC_PORT:-8000}
 UI_PORT=${BONEFRAC_UI_PORT:-8501}
 STANDIN_DIR=.data/standin-model
+DEMO_DIR=.data/demo
 DEFAULT_MODEL=deploy/model/model.onnx
 export BONEFRAC_AUDIT_DB_URL=${BONEFRAC_AUDIT_DB_URL:-sqlite:///.data/audit.db}
 export BONEFRAC_CACHE=${BONEFRAC_CACHE:-$PWD/.cache/bonefrac}
@@ -92,7 +97,15 @@ print("  Research and demonstration only: not a medical device.\n")
 PY
 fi
 
-# 3. service and UI, stopped together
+# 3. demo radiographs for the UI, prepared into the ignored .data/demo (never copied into tracked folders)
+DEMO_ARGS=()
+if "$BONEFRAC" data demo --out "$DEMO_DIR"; then
+    DEMO_ARGS=(--demo-dir "$DEMO_DIR")
+else
+    say "no demo radiographs this time (the message above says why)"
+fi
+
+# 4. service and UI, stopped together
 SERVE_PID=""
 UI_PID=""
 stop() {
@@ -123,8 +136,6 @@ sys.exit(f"the service at {url} did not get ready within 60 s")
 PY
 
 if "$BONEFRAC" ui --help >/dev/null 2>&1; then
-    DEMO_ARGS=()
-    [[ -d deploy/model/demo ]] && DEMO_ARGS=(--demo-dir deploy/model/demo)
     "$BONEFRAC" ui --api-url "$API_URL" --port "$UI_PORT" "${DEMO_ARGS[@]}" &
     UI_PID=$!
     UI_LINE="UI:       http://$HOST:$UI_PORT"

@@ -3,8 +3,8 @@
 #   export the detector (fp32 + int8, parity on FracAtlas test images) and the classifier (parity) ->
 #   evaluate on de-duplicated val (chooses the fusion weight and both operating points, and the single
 #   threshold) -> evaluate on test at those points (fp32 and int8, with body-region breakdown) ->
-#   demo images -> model_card.json + MODEL_CARD.md.
-# It trains nothing. Usage:
+#   model_card.json + MODEL_CARD.md. It copies no data-set image into deploy/ (the demo radiographs are
+#   prepared at run time into the ignored .data/demo by `bonefrac data demo`). It trains nothing. Usage:
 #   scripts/ship_default_model.sh runs/pretrained/coco_480_bg20-s0 [VERSION] [CLASSIFIER_RUN]
 # Without CLASSIFIER_RUN the detector ships alone and its highest box confidence scores the image.
 # Knobs: BONEFRAC (command, default .venv/bin/bonefrac), FRACATLAS (../shared/data/fracatlas),
@@ -67,9 +67,6 @@ $BONEFRAC evaluate --weights "$OUT/model.int8.onnx" --data "$FRACATLAS/data.yaml
 say "the source .pt on test, for ultralytics' own figures (like the anchor's)"
 $BONEFRAC evaluate --weights "$WEIGHTS" --data "$FRACATLAS/data.yaml" --split test --rule max-f1 --no-card \
     --bootstrap 0 --out "$WORK/eval-test-pt"
-
-say "demo images"
-python3 scripts/pick_demo_images.py "$FRACATLAS" "$OUT/demo"
 
 say "model card"
 $BONEFRAC model-card "$OUT" --test-eval "$WORK/eval-test/eval.json" --val-eval "$WORK/eval-val/eval.json" \

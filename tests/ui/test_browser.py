@@ -257,15 +257,19 @@ def test_browser_two_tiers_probability_call_and_dashed_boxes(
 SHIPPED_MODEL = Path(__file__).resolve().parents[2] / "deploy" / "model" / "model.onnx"
 
 
-def test_browser_demo_radiograph_with_the_shipped_model(launched, free_port, subprocess_env):
-    """What `make run` shows: the shipped FracAtlas model (no stand-in banner) and its demo radiographs."""
+def test_browser_demo_radiograph_with_the_shipped_model(launched, free_port, subprocess_env, tmp_path):
+    """What `make run` shows: the shipped FracAtlas model (no stand-in banner) and the demo radiographs it
+    prepares (FracAtlas test images when FracAtlas is beside the checkout, else synthetic ones), captioned
+    with their kind."""
     from playwright.sync_api import expect, sync_playwright
 
     from bonefrac.card.record import card_path_for, read_model_card
-    from bonefrac.ui.present import demo_images
+    from bonefrac.demo.prepare import prepare_demo
+    from bonefrac.ui.present import DEMO_CAPTIONS, demo_images
 
     card = read_model_card(card_path_for(SHIPPED_MODEL))
-    demo_dir = SHIPPED_MODEL.parent / "demo"
+    demo_dir = tmp_path / "demo"
+    kind = prepare_demo(demo_dir, cwd=SHIPPED_MODEL.parents[2]).manifest.kind
     first = demo_images(demo_dir)[0].name
     port = free_port()
     command = [
@@ -285,7 +289,7 @@ def test_browser_demo_radiograph_with_the_shipped_model(launched, free_port, sub
             point = card.operating_point
             single = f"one operating point for both tiers: {point.threshold:.3f} ({point.rule})"
             expect(page.get_by_text(single, exact=False)).to_be_visible()
-            expect(page.get_by_text("Or try demo radiographs")).to_be_visible()
+            expect(page.get_by_text(DEMO_CAPTIONS[kind])).to_be_visible()
             page.locator("[data-testid=stMultiSelect]").click()
             page.get_by_role("option", name=first).click()
             page.keyboard.press("Escape")  # close the list; the page re-runs with the choice

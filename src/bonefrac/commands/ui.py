@@ -66,7 +66,7 @@ def ui(
         None,
         "--demo-dir",
         envvar="BONEFRAC_DEMO_DIR",
-        help="Folder of demo radiographs the page offers beside the upload (e.g. deploy/model/demo).",
+        help="Folder of demo radiographs offered beside the upload (`bonefrac data demo` writes one).",
     ),
 ) -> None:
     """Start the web UI: upload radiographs, see fracture boxes, download the results."""
