@@ -111,15 +111,20 @@ def test_ui_answers_and_reaches_api_by_service_name(compose_stack: Stack) -> Non
         "print(urllib.request.urlopen(os.environ['BONEFRAC_API_URL'] + '/readyz', timeout=10).status)",
     )
     assert reach.returncode == 0 and reach.stdout.strip() == "200", reach.stderr
+    # The demo images were made at build time by the generator: synthetic, labelled so, no data-set image.
     demos = podman(
         "exec",
         f"{compose_stack.project}_ui_1",
         "python3",
         "-c",
-        "import os; from bonefrac.ui.present import demo_images; "
-        "print(len(demo_images(os.environ['BONEFRAC_DEMO_DIR'])))",
+        "import os; from bonefrac.ui.present import demo_caption, demo_images; "
+        "folder = os.environ['BONEFRAC_DEMO_DIR']; "
+        "print(demo_caption(folder)); print(' '.join(p.name for p in demo_images(folder)))",
     )
-    assert demos.returncode == 0 and int(demos.stdout.strip()) >= 3, demos.stderr
+    assert demos.returncode == 0, demos.stderr
+    caption, names = demos.stdout.strip().splitlines()
+    assert "SYNTHETIC" in caption and "not real patients" in caption, caption
+    assert names.split() == [f"synthetic_{k:02d}.png" for k in range(1, 6)], names
 
 
 def test_api_serves_model_from_mounted_volume(compose_stack: Stack, tmp_path: Path) -> None:

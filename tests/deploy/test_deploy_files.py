@@ -99,6 +99,28 @@ def test_dockerignore_keeps_context_small_but_lets_the_sources_in() -> None:
     assert {"!src/", "!pyproject.toml", "!deploy/model/", "!deploy/pyproject_requirements.py"} <= set(lines)
 
 
+def test_ui_image_makes_synthetic_demo_images_and_the_context_carries_no_image_file() -> None:
+    text = (DEPLOY / "Dockerfile.ui").read_text()
+    assert "ARG DEMO=synthetic" in text
+    assert "bonefrac data demo --synthetic --out /opt/bonefrac/demo" in text
+    assert "COPY --from=build /opt/bonefrac/demo /opt/bonefrac/demo" in text
+    assert all("demo" not in line for line in re.findall(r"^COPY (?!--from=).*$", text, re.M))
+    lines = (REPO_ROOT / ".dockerignore").read_text().split()
+    image_rules = {
+        "**/*.jpg",
+        "**/*.jpeg",
+        "**/*.png",
+        "**/*.dcm",
+        "**/*.tif",
+        "**/*.tiff",
+        "**/*.bmp",
+        "**/*.webp",
+    }
+    assert image_rules <= set(lines)
+    last_allow = max(i for i, line in enumerate(lines) if line.startswith("!"))
+    assert all(lines.index(rule) > last_allow for rule in image_rules), "the exclusions must come last to win"
+
+
 def test_compose_services_are_limited_hardened_and_wired_by_service_name() -> None:
     compose = yaml.safe_load((DEPLOY / "compose.yaml").read_text())
     services = compose["services"]
