@@ -81,7 +81,8 @@ def test_write_never_writes_inside_fracatlas(fake_fracatlas):
 
 
 def test_location_is_the_environment_variable_else_beside_the_checkout(tmp_path):
-    assert fracatlas_location({"BONEFRAC_FRACATLAS": "/data/fa"}, tmp_path) == tmp_path / "/data/fa"
+    assert fracatlas_location({"BONEFRAC_FRACATLAS": "/data/fa"}, tmp_path).as_posix() == "/data/fa"
+    assert fracatlas_location({"BONEFRAC_FRACATLAS": "fa"}, tmp_path) == tmp_path / "fa"
     assert fracatlas_location({}, tmp_path) == tmp_path / DEFAULT_LOCATION
     assert DEFAULT_LOCATION.as_posix() == "../shared/data/fracatlas"
 

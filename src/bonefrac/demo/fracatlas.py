@@ -54,9 +54,9 @@ class Pick:
 
 
 def fracatlas_location(environ: Mapping[str, str], cwd: Path) -> Path:
-    """Where FracAtlas should be: $BONEFRAC_FRACATLAS when set, else ../shared/data/fracatlas from cwd."""
+    """Where FracAtlas should be: $BONEFRAC_FRACATLAS, else ../shared/data/fracatlas (both from cwd)."""
     value = environ.get(FRACATLAS_ENV)
-    return Path(value) if value else Path(cwd) / DEFAULT_LOCATION
+    return Path(cwd) / (value or DEFAULT_LOCATION)
 
 
 def missing_parts(root: Path) -> list[str]:
