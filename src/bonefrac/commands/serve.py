@@ -30,11 +30,21 @@ def serve(
     configure_service_logging(settings.log_json)
     app = create_app(settings)
     card_file = card_path_for(settings.model_path)
-    if card_file.is_file() and read_model_card(card_file).stand_in:
+    card = read_model_card(card_file) if card_file.is_file() else None
+    if card is not None and card.stand_in:
         console.print(
             "[bold yellow]STAND-IN MODEL:[/] trained on synthetic images, not radiographs; "
             "its boxes mean nothing. For demonstration of the service only.",
             highlight=False,
+        )
+    if card is not None:
+        classifier = (
+            f"classifier {card.classifier.file} ({card.classifier.version})"
+            if card.classifier
+            else "no classifier"
+        )
+        console.print(
+            f"model: {card.name} {card.version} ({settings.model_path}), {classifier}", highlight=False
         )
     auth = "API keys required" if settings.api_keys else "no API keys"
     console.print(
