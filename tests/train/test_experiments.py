@@ -145,6 +145,8 @@ def test_pretrained_matrix_cells_change_one_thing_from_coco_320():
 
     # the cells that ran before these were added keep their settings
     assert changed("scratch_320") == {"model"}
+    assert changed("scratch_320_e15") == {"model", "epochs"} and configs["scratch_320_e15"]["epochs"] == 15
+    assert changed("coco_320_e15") == {"epochs"}
     assert changed("coco_480_bg20") == {"imgsz", "background_ratio", "epochs", "budget_hours"}
     long = configs["coco_480_bg20"]
     assert (long["imgsz"], long["budget_hours"], long["epochs"]) == (480, 3.0, 300)
