@@ -16,6 +16,7 @@ from bonefrac.evaluate.eval_file import read_eval_report
 from bonefrac.evaluate.two_tier import (
     choose_classifier_weight,
     choose_operating_points,
+    classifier_probabilities,
     threshold_for_specificity,
 )
 
@@ -147,3 +148,24 @@ def test_evaluate_refuses_a_classifier_that_is_not_beside_the_model(
     )
     assert result.exit_code != 0
     assert "must sit beside" in str(result.exception) + result.output
+
+
+def test_classifier_scores_a_truncated_jpeg_as_the_detector_evaluation_reads_it(
+    tiny_classifier_onnx: Path, tmp_path: Path
+) -> None:
+    """A JPEG cut before its end marker (FracAtlas has some) is scored with its missing rows grey, not fatal."""
+    import cv2
+
+    from bonefrac.imaging.io import load_image
+    from bonefrac.infer.classifier import FractureClassifier
+
+    rng = np.random.default_rng(0)
+    pixels = cv2.GaussianBlur(rng.integers(0, 255, (96, 128), dtype=np.uint8), (0, 0), 3)
+    whole = tmp_path / "whole.jpg"
+    cv2.imwrite(str(whole), pixels)
+    cut = tmp_path / "cut.jpg"
+    cut.write_bytes(whole.read_bytes()[: int(whole.stat().st_size * 0.6)])
+
+    scores = classifier_probabilities(tiny_classifier_onnx, [whole, cut], tmp_path)
+    expected = FractureClassifier(tiny_classifier_onnx).probability(load_image(cut, allow_truncated=True))
+    assert scores.shape == (2,) and scores[1] == pytest.approx(expected, abs=1e-6)

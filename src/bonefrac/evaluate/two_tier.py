@@ -215,7 +215,11 @@ def classifier_probabilities(classifier_path: Path, images: list[Path], out_dir:
         data = json.loads(saved.read_text(encoding="utf-8"))
         if data.get("sha256") == engine.sha256 and data.get("images") == names:
             return np.asarray(data["probabilities"], dtype=np.float64)
-    probabilities = np.array([engine.probability(load_image(p)) for p in images], dtype=np.float64)
+    # Truncated JPEGs decode as the detector's evaluation decodes them (missing rows grey), so both scores
+    # cover one image set; `bonefrac data check` reports such files.
+    probabilities = np.array(
+        [engine.probability(load_image(p, allow_truncated=True)) for p in images], dtype=np.float64
+    )
     saved.write_text(
         json.dumps(
             {
