@@ -18,3 +18,20 @@ def test_training_summary_reads_the_run_folder(tmp_path, run_folder):
 def test_training_summary_refuses_a_folder_that_is_not_a_run(tmp_path):
     with pytest.raises(ModelError, match="not a bonefrac run folder"):
         read_training_summary(tmp_path)
+
+
+def test_a_run_cut_before_its_final_evaluation_says_so_in_the_limits(tmp_path, run_folder, report):
+    """Only a run that wrote metrics.json was 'stopped by its budget'; one cut short says where it stopped."""
+    from bonefrac.card.limitations import derive_limitations
+
+    folder = run_folder(tmp_path / "run")
+    cut = read_training_summary(folder)
+    assert cut.finished is False
+    (limit,) = [line for line in derive_limitations(report, cut) if line.startswith("Trained on CPU")]
+    assert "the run stopped at 1.00 h of its 1.5 h wall-clock budget, before its last epoch" in limit
+
+    (folder / "metrics.json").write_text("{}", encoding="utf-8")
+    done = read_training_summary(folder)
+    assert done.finished is True
+    (limit,) = [line for line in derive_limitations(report, done) if line.startswith("Trained on CPU")]
+    assert "stopped by its 1.5 h wall-clock budget" in limit and "before its last epoch" not in limit

@@ -10,6 +10,7 @@ import pytest
 from bonefrac.card.markdown import render_model_card
 from bonefrac.card.publish import _check_same_tiers
 from bonefrac.card.record import ClassifierRef, ModelCard, OperatingPoints, Tier
+from bonefrac.card.text import fmt
 from bonefrac.card.training import read_training_summary
 from bonefrac.errors import ModelError
 
@@ -98,3 +99,21 @@ def test_training_summary_prefers_the_recorded_start(run_folder, tmp_path: Path)
     from bonefrac.card.markdown import _training_lines
 
     assert "COCO credit" in "\n".join(_training_lines(summary))
+
+
+def test_image_level_references_meet_the_fused_image_score(build_report) -> None:
+    """An image classifier from the literature is set beside the score images are called by, not the
+    detector's top box alone (which the row still names)."""
+    from bonefrac.card.references import image_score_auroc, load_reference_results
+
+    points = _tiers()
+    test = build_report(tiers=points)
+    fused = test.two_tier.auroc.fused
+    detector_only = build_report()
+    assert image_score_auroc(test) == fused != test.image.auroc
+    assert image_score_auroc(detector_only) == detector_only.image.auroc
+    resnet = load_reference_results().get("resnet18_classifier_448")
+    assert resnet.counterpart(test) == {"auroc": fused}
+    text = render_model_card(_card(points), test, references=[resnet])
+    row = next(line for line in text.splitlines() if line.startswith("| ResNet-18"))
+    assert row.endswith(f"(fused image score; the detector alone {fmt(test.image.auroc)}) |")

@@ -56,7 +56,13 @@ def derive_limitations(test: EvalReport, training: TrainingSummary | None) -> li
     )
     if training is not None and training.device == "cpu":
         budget = ""
-        if training.budget_hours:
+        if training.budget_hours and training.finished is False:
+            budget = (
+                f"; the run stopped at {training.wall_hours:.2f} h of its {training.budget_hours} h "
+                "wall-clock budget, before its last epoch and final evaluation finished (the best epoch's "
+                "weights ship)"
+            )
+        elif training.budget_hours:
             budget = f", stopped by its {training.budget_hours} h wall-clock budget"
         start = training.start or {}
         pretrained = start.get("init") == "pretrained"

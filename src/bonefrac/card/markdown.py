@@ -8,7 +8,7 @@ from pathlib import Path
 from bonefrac.card.classifier import ClassifierCard
 from bonefrac.card.limitations import derive_limitations
 from bonefrac.card.record import ModelCard
-from bonefrac.card.references import METRIC_LABELS, ReferenceResult
+from bonefrac.card.references import METRIC_LABELS, ReferenceResult, fused_auroc
 from bonefrac.card.text import fmt
 from bonefrac.card.training import ClassifierTraining, TrainingSummary
 from bonefrac.card.two_tier import two_tier_lines
@@ -87,6 +87,8 @@ def _comparison_lines(
     for reference in references:
         theirs = ", ".join(f"{METRIC_LABELS[k]} {v:.3f}" for k, v in reference.metrics.given().items())
         ours = ", ".join(f"{METRIC_LABELS[k]} {fmt(v)}" for k, v in reference.counterpart(test).items())
+        if reference.level == "image" and fused_auroc(test) is not None:
+            ours += f" (fused image score; the detector alone {fmt(test.image.auroc)})"
         lines.append(
             f"| {reference.model}: {reference.source} | {reference.protocol}; measured by "
             f"{reference.measured_by} | {theirs} | {ours} |"

@@ -75,9 +75,23 @@ class ReferenceResult(_Frozen):
     def counterpart(self, report: EvalReport) -> dict[str, Metric]:
         """This model's numbers under the reference's protocol, for the metrics the reference gives."""
         if self.level == "image":
-            return {"auroc": report.image.auroc}
+            return {"auroc": image_score_auroc(report)}
         box = report.box_fractured_only if self.images == "fractured_only" else report.box
         return {key: getattr(box, key) for key in self.metrics.given()}
+
+
+def fused_auroc(report: EvalReport) -> Metric | None:
+    """The fused image score's AUROC when the evaluation calls images by it, else None."""
+    tiers = report.two_tier
+    if tiers is not None and tiers.image_score == "fused":
+        return tiers.auroc.fused
+    return None
+
+
+def image_score_auroc(report: EvalReport) -> Metric:
+    """The AUROC of the score images are called by: the fused score when the evaluation measured one, else
+    the detector's highest box confidence."""
+    return fused_auroc(report) or report.image.auroc
 
 
 class ReferenceResults(_Frozen):

@@ -37,6 +37,7 @@ class TrainingSummary:
     git_sha: str | None
     config: dict[str, Any]
     start: dict[str, Any] | None = None  # what training started from: sha256, credit (train/starts.py)
+    finished: bool | None = None  # metrics.json written: training and its final evaluation ran to the end
 
 
 def _read_json(path: Path, what: str) -> dict[str, Any]:
@@ -93,6 +94,7 @@ def read_training_summary(run_dir: Path) -> TrainingSummary:
         git_sha=env.get("git_sha"),
         config=config,
         start=env.get("start") or _start_from_config(str(config.get("model", ""))),
+        finished=(run_dir / "metrics.json").is_file(),
     )
 
 
