@@ -8,8 +8,9 @@ A detector row needs the run folder and a `bonefrac evaluate` eval.json of its w
 split (all-image and fractured-only mAP50, AUROC, FROC, box recall at the operating point; 95 % intervals). A
 classifier row reads its run folder (test AUROC with its interval). `--loadavg` is a file of
 "<ISO time> <1-min> <5-min> <15-min>" lines sampled while the runs trained; each row gets the mean 1-minute
-load over its run (from config.yaml's to metrics.json's modification time), because training shares the 2
-cores with everything else. --record appends the rows to bench/RESULTS.md.
+load over its run (from config.yaml's to metrics.json's modification time, or results.csv's for a run cut
+before its final evaluation), because training shares the 2 cores with everything else. --record appends
+the rows to bench/RESULTS.md.
 """
 
 from __future__ import annotations
@@ -62,7 +63,11 @@ def mean_load(log: Path | None, start: float, end: float) -> str:
 
 
 def _window(run_dir: Path) -> tuple[float, float]:
-    return (run_dir / "config.yaml").stat().st_mtime, (run_dir / "metrics.json").stat().st_mtime
+    """From the run's start to its end: metrics.json, or the last finished epoch of a run cut before it."""
+    end = run_dir / "metrics.json"
+    if not end.is_file():
+        end = run_dir / "results.csv"
+    return (run_dir / "config.yaml").stat().st_mtime, end.stat().st_mtime
 
 
 def detector_row(run_dir: Path, eval_json: Path, log: Path | None, machine: str) -> str:
