@@ -29,18 +29,22 @@ from _results import RESULTS, append_rows, machine_label  # noqa: E402
 from bonefrac.card.text import fmt  # noqa: E402
 from bonefrac.card.training import read_classifier_training, read_training_summary  # noqa: E402
 from bonefrac.evaluate.eval_file import read_eval_report  # noqa: E402
+from bonefrac.evaluate.record import EvalReport  # noqa: E402
 
 SECTION = "## Pretrained starts (`bench/bench_pretrained.py`)"
 INTRO = (
     "FracAtlas test split (423 images, 61 with a fracture). Detector rows: `bonefrac evaluate` on the run's "
-    "weights (95% bootstrap intervals; box recall at the evaluation's operating point). Classifier rows: the "
+    "weights (95% bootstrap intervals; box recall at the evaluation's operating point; image AUROC of the "
+    "detector's highest box, and, for an evaluation with the classifier, of the fused image score with the "
+    "high-sensitivity operating point chosen on val). Classifier rows: the "
     "classifier's own test AUROC. `load` is the mean 1-minute load average on the 2-core machine while the "
     "run trained (above 2: other jobs shared the cores, so wall time is not comparable between rows)."
 )
 TABLE_HEAD = (
     "| date (UTC) | run | start | imgsz | train images | epochs | wall h | load | mAP50 all "
-    "| mAP50 fractured only | image AUROC | FROC | box recall | machine |\n"
-    "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n"
+    "| mAP50 fractured only | image AUROC | fused image AUROC | high sensitivity: sens / spec | FROC "
+    "| box recall | machine |\n"
+    "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|\n"
 )
 
 
@@ -86,8 +90,18 @@ def detector_row(run_dir: Path, eval_json: Path, log: Path | None, machine: str)
         f"| {images} | "
         f"{training.epochs_done} | {training.wall_hours:.2f} | {mean_load(log, *_window(run_dir))} | "
         f"{fmt(report.box.map50)} | {fmt(report.box_fractured_only.map50)} | {fmt(report.image.auroc)} | "
-        f"{fmt(report.froc.score)} | {fmt(report.box.recall)} | {machine} |"
+        f"{_two_tier_cells(report)} | {fmt(report.froc.score)} | {fmt(report.box.recall)} | {machine} |"
     )
+
+
+def _two_tier_cells(report: EvalReport) -> str:
+    """Fused image AUROC and the high-sensitivity point's sensitivity / specificity, when evaluated."""
+    tiers = report.two_tier
+    if tiers is None:
+        return "- | -"
+    fused = fmt(tiers.auroc.fused) if tiers.auroc.fused is not None else "-"
+    point = tiers.high_sensitivity
+    return f"{fused} | {fmt(point.sensitivity)} / {fmt(point.specificity)}"
 
 
 def classifier_row(run_dir: Path, log: Path | None, machine: str) -> str:
@@ -101,8 +115,8 @@ def classifier_row(run_dir: Path, log: Path | None, machine: str) -> str:
         f"| {now} | classifier {run_dir.name} (best epoch {training.best_epoch}, val AUROC "
         f"{training.val_auroc:.3f}) | ImageNet EfficientNet-Lite0 | {training.imgsz} | "
         f"{training.epoch_images} a epoch, balanced, of {training.train_images} | {training.epochs_done} | "
-        f"{training.wall_hours:.2f} | {mean_load(log, *_window(run_dir))} | - | - | {auroc} | - | - | "
-        f"{machine} |"
+        f"{training.wall_hours:.2f} | {mean_load(log, *_window(run_dir))} | - | - | {auroc} | - | - | - | "
+        f"- | {machine} |"
     )
 
 
