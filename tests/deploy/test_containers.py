@@ -15,7 +15,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from podman_support import FRACATLAS_DIR, REPO_ROOT, Stack, free_port, podman, wait_http
+from podman_support import FRACATLAS_DIR, MODEL_STAGE, REPO_ROOT, Stack, free_port, podman, wait_http
 
 pytestmark = [pytest.mark.container, pytest.mark.slow]
 
@@ -59,9 +59,14 @@ def test_api_detects_radiograph_through_container(compose_stack: Stack, tmp_path
     body = response.json()
     assert isinstance(body["detections"], list)
     for detection in body["detections"]:
-        x1, y1, x2, y2 = detection["box"]["xyxy"] if isinstance(detection["box"], dict) else detection["box"]
+        x1, y1, x2, y2 = detection["xyxy"]
         assert 0 <= x1 <= x2 <= width and 0 <= y1 <= y2 <= height, detection
         assert 0.0 <= detection["confidence"] <= 1.0
+        assert detection["tier"] in {"high_specificity", "high_sensitivity"}
+    if (MODEL_STAGE / "classifier.onnx").is_file():  # the classifier its card names ships in the image too
+        classifier_sha256 = hashlib.sha256((MODEL_STAGE / "classifier.onnx").read_bytes()).hexdigest()
+        assert body["model"]["classifier"]["sha256"] == classifier_sha256
+        assert 0.0 <= body["image"]["fracture_probability"] <= 1.0
     assert (body["image"]["width"], body["image"]["height"]) == (width, height)
     assert body["model"]["sha256"] == compose_stack.images.model_sha256
     assert response.headers.get("x-request-id") or body.get("request_id")

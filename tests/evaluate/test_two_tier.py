@@ -153,7 +153,7 @@ def test_evaluate_refuses_a_classifier_that_is_not_beside_the_model(
 def test_classifier_scores_a_truncated_jpeg_as_the_detector_evaluation_reads_it(
     tiny_classifier_onnx: Path, tmp_path: Path
 ) -> None:
-    """A JPEG cut before its end marker (FracAtlas has some) is scored with its missing rows grey, not fatal."""
+    """A JPEG cut before its end marker (FracAtlas has some) is scored, its missing rows grey: not fatal."""
     import cv2
 
     from bonefrac.imaging.io import load_image

@@ -108,17 +108,21 @@ def test_default_model_matrix_holds_every_cell_to_the_anchor_budget():
     assert {p.config.budget_hours for p in planned} == {0.1208}
 
 
-def test_cpu_default_model_recipe_is_the_shipped_models():
-    """The recipe file and the shipped card agree on what was trained (input size, data, honest val)."""
+def test_shipped_detector_recipe_is_the_pretrained_matrix_cell():
+    """The cell the shipped card names agrees with the card: start, input size, val without train copies."""
     from bonefrac.card.record import read_model_card
 
-    (planned,) = expand_matrix(
-        load_experiment(REPO / "configs" / "experiments" / "default_model_cpu.yaml"), "cpu"
-    )
     card = read_model_card(REPO / "deploy" / "model" / "model_card.json")
-    assert planned.config.device == "cpu" and planned.config.imgsz == card.input_size
-    assert planned.config.subset is not None and planned.config.subset.drop_duplicates_of_train
-    assert planned.config.background_ratio == 0.1
+    planned = expand_matrix(
+        load_experiment(REPO / "configs" / "experiments" / "pretrained.yaml"), "pretrained.yaml"
+    )
+    (shipped,) = [p for p in planned if p.config.cell == "coco_480_bg20"]
+    text = (REPO / "deploy" / "model" / "MODEL_CARD.md").read_text(encoding="utf-8")
+    assert "cell `coco_480_bg20` in `configs/experiments/pretrained.yaml`" in text
+    assert "from `coco_yolov5nu_backbone_neck.pt` (sha256" in text
+    assert shipped.config.device == "cpu" and shipped.config.imgsz == card.input_size
+    assert shipped.config.subset is not None and shipped.config.subset.drop_duplicates_of_train
+    assert shipped.config.model.endswith("coco_yolov5nu_backbone_neck.pt")
 
 
 def test_seed_matrix_covers_every_seed_experiment():

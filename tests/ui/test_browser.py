@@ -265,7 +265,7 @@ def test_browser_demo_radiograph_with_the_shipped_model(launched, free_port, sub
 
     from bonefrac.card.record import card_path_for, read_model_card
     from bonefrac.demo.prepare import prepare_demo
-    from bonefrac.ui.present import DEMO_CAPTIONS, demo_images
+    from bonefrac.ui.present import DEMO_CAPTIONS, demo_images, operating_point_lines
 
     card = read_model_card(card_path_for(SHIPPED_MODEL))
     demo_dir = tmp_path / "demo"
@@ -286,9 +286,9 @@ def test_browser_demo_radiograph_with_the_shipped_model(launched, free_port, sub
             expect.set_options(timeout=60_000)
             page.goto(f"http://127.0.0.1:{port}")
             expect(page.get_by_text(f"{card.name} {card.version} via")).to_be_visible()
-            point = card.operating_point
-            single = f"one operating point for both tiers: {point.threshold:.3f} ({point.rule})"
-            expect(page.get_by_text(single, exact=False)).to_be_visible()
+            for line in operating_point_lines(card):  # the card's two tiers (or its one point), in words
+                shown = line.replace(" >= ", " ≥ ")  # Streamlit's markdown shows " >= " as " ≥ "
+                expect(page.get_by_text(shown, exact=False)).to_be_visible()
             expect(page.get_by_text(DEMO_CAPTIONS[kind])).to_be_visible()
             page.locator("[data-testid=stMultiSelect]").click()
             page.get_by_role("option", name=first).click()
