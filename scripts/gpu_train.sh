@@ -146,7 +146,7 @@ print(load_train_config(sys.argv[1], sys.argv[2:]).run_dir.resolve())' "$CONFIG"
 
     say "evaluate best.pt on val (operating point: image sensitivity 0.9)"
     "$PYTHON" -m bonefrac evaluate --weights "$run/weights/best.pt" --data "$eval_data" --split val \
-        --out "$run/eval-val" --bootstrap "$BOOTSTRAP" --no-card
+        --out "$run/eval-val" --bootstrap "$BOOTSTRAP" --rule target-sensitivity --no-card
     local threshold
     threshold=$("$PYTHON" -c 'import json, sys; print(json.load(open(sys.argv[1]))["operating_point"]["threshold"])' \
         "$run/eval-val/eval.json")

@@ -8,6 +8,7 @@
 #   scripts/ship_default_model.sh runs/pretrained/coco_480_bg20-s0 [VERSION] [CLASSIFIER_RUN]
 # Without CLASSIFIER_RUN the detector ships alone and its highest box confidence scores the image.
 # Knobs: BONEFRAC (command, default .venv/bin/bonefrac), FRACATLAS (../shared/data/fracatlas),
+#        PYTHON (reads the card's threshold, default python3),
 #        RULE (operating-point rule on val, default max-f1), WORK (.data/ship: evaluations, kept out of git),
 #        OUT (deploy/model).
 set -euo pipefail
@@ -18,6 +19,7 @@ VERSION=${2:-$(date -u +%Y.%m.%d)}
 CLASSIFIER_RUN=${3:-}
 NAME=${NAME:-bonefrac-fracatlas}
 BONEFRAC=${BONEFRAC:-.venv/bin/bonefrac}
+PYTHON=${PYTHON:-python3}
 FRACATLAS=${FRACATLAS:-../shared/data/fracatlas}
 RULE=${RULE:-max-f1}
 WORK=${WORK:-.data/ship}
@@ -54,7 +56,7 @@ fi
 
 say "operating points on de-duplicated val (two tiers; single threshold by $RULE)"
 $BONEFRAC evaluate --weights "$OUT/model.onnx" --data "$WORK/val-dedup/data.yaml" --split val \
-    --rule "$RULE" --two-tier "${TIERS[@]}" --out "$WORK/eval-val"
+    --rule "$RULE" --two-tier --write-card "${TIERS[@]}" --out "$WORK/eval-val"
 
 REGIONS=(--metadata "$FRACATLAS/original_metadata/dataset.csv"
          --metadata-column "region=hand,leg,hip,shoulder,mixed" --metadata-key image_id)
@@ -64,9 +66,13 @@ $BONEFRAC evaluate --weights "$OUT/model.onnx" --data "$FRACATLAS/data.yaml" --s
 $BONEFRAC evaluate --weights "$OUT/model.int8.onnx" --data "$FRACATLAS/data.yaml" --split test --rule card \
     --no-card "${REGIONS[@]}" --out "$WORK/eval-test-int8"
 
-say "the source .pt on test, for ultralytics' own figures (like the anchor's)"
-$BONEFRAC evaluate --weights "$WEIGHTS" --data "$FRACATLAS/data.yaml" --split test --rule max-f1 --no-card \
-    --bootstrap 0 --out "$WORK/eval-test-pt"
+# the .pt has no card beside it: its bonefrac figures are taken at the shipped card's threshold (chosen on
+# val), so that nothing in this evaluation is fitted to the test split
+THRESHOLD=$("$PYTHON" -c 'import json, sys; print(json.load(open(sys.argv[1]))["operating_point"]["threshold"])' \
+    "$OUT/model_card.json")
+say "the source .pt on test at the card's threshold $THRESHOLD, for ultralytics' own figures (like the anchor's)"
+$BONEFRAC evaluate --weights "$WEIGHTS" --data "$FRACATLAS/data.yaml" --split test --rule fixed \
+    --threshold "$THRESHOLD" --bootstrap 0 --out "$WORK/eval-test-pt"
 
 say "model card"
 $BONEFRAC model-card "$OUT" --test-eval "$WORK/eval-test/eval.json" --val-eval "$WORK/eval-val/eval.json" \

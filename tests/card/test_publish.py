@@ -27,7 +27,9 @@ def evaluated_model(tmp_path_factory, tiny_onnx_model, synthetic_dataset):
     model = folder / "model.onnx"
     shutil.copyfile(tiny_onnx_model, model)
     common = dict(weights=model, data=synthetic_dataset, bootstrap=50, conf_floor=0.001, report=False)
-    run_evaluation(EvaluateOptions(split="val", rule="max-f1", out=folder / "eval-val", **common))
+    run_evaluation(
+        EvaluateOptions(split="val", rule="max-f1", write_card=True, out=folder / "eval-val", **common)
+    )
     run_evaluation(EvaluateOptions(split="test", rule="card", out=folder / "eval-test", **common))
     return folder
 

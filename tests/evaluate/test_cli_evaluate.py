@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import shutil
 import subprocess
 import sys
@@ -9,7 +10,7 @@ import sys
 import pytest
 from typer.testing import CliRunner
 
-from bonefrac.card.record import read_model_card
+from bonefrac.card.record import ModelCard, OperatingPoint, read_model_card, write_model_card
 from bonefrac.cli import app
 from bonefrac.errors import ConfigError, EvaluationError, ModelError
 from bonefrac.evaluate.eval_file import read_eval_report
@@ -50,6 +51,7 @@ def test_evaluate_pt_end_to_end(tiny_pt_weights, synthetic_dataset, tmp_path):
         str(csv_path),
         "--metadata-column",
         "region",
+        "--write-card",
     ]
     before = _snapshot(synthetic_dataset.parent)
     result = runner.invoke(app, args)
@@ -126,30 +128,106 @@ def test_evaluate_pt_end_to_end(tiny_pt_weights, synthetic_dataset, tmp_path):
     assert (tmp_path / "cmp" / "compare.csv").read_text().count("\n") == 3
 
 
+def _sha256(path):
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def _flat(output):
+    return " ".join(output.split())  # rich wraps long lines
+
+
 @pytest.mark.slow
 def test_evaluate_onnx_through_the_service_predictor(tiny_onnx_model, synthetic_dataset, tmp_path):
     model = tmp_path / "export" / "model.onnx"
     model.parent.mkdir()
     shutil.copyfile(tiny_onnx_model, model)
-    result = runner.invoke(
-        app,
-        [
-            "evaluate",
-            "--weights",
-            str(model),
-            "--data",
-            str(synthetic_dataset),
-            "--bootstrap",
-            "20",
-            "--rule",
-            "max-f1",
-        ],
-    )
+    common = ["evaluate", "--weights", str(model), "--data", str(synthetic_dataset), "--bootstrap", "20"]
+    result = runner.invoke(app, [*common, "--split", "val", "--rule", "max-f1", "--write-card"])
     assert result.exit_code == 0, result.output
-    evaluation = read_eval_report(model.parent / "eval-test" / "eval.json")
+    evaluation = read_eval_report(model.parent / "eval-val" / "eval.json")
     assert evaluation.model.kind == "onnx" and evaluation.counts.images == 6
     assert evaluation.box.ultralytics is None
-    assert read_model_card(model.parent / "model_card.json").operating_point.rule == "max_f1"
+    card = read_model_card(model.parent / "model_card.json")
+    assert (card.operating_point.rule, card.operating_point.split) == ("max_f1", "val")
+    assert card.operating_point.threshold == pytest.approx(evaluation.image.threshold)
+
+
+@pytest.fixture
+def shipped_folder(tiny_onnx_model, synthetic_dataset, tmp_path):
+    """A model folder as shipped: model.onnx and a card whose operating point was chosen on val."""
+    folder = tmp_path / "model"
+    folder.mkdir()
+    shutil.copyfile(tiny_onnx_model, folder / "model.onnx")
+    point = OperatingPoint(threshold=0.1065, rule="max_f1", split="val", sensitivity=0.9, specificity=0.5)
+    card = ModelCard(
+        name="shipped",
+        version="1",
+        class_names=["fractured"],
+        input_size=64,
+        operating_point=point,
+        weights_sha256=_sha256(folder / "model.onnx"),
+    )
+    write_model_card(card, folder / "model_card.json")
+    return folder
+
+
+def _evaluate(folder, data, *extra):
+    args = ["evaluate", "--weights", str(folder / "model.onnx"), "--data", str(data), "--bootstrap", "0"]
+    return runner.invoke(app, [*args, *extra])
+
+
+@pytest.mark.slow
+def test_evaluating_a_shipped_model_on_test_leaves_its_card_alone(shipped_folder, synthetic_dataset):
+    """The reported attack: `bonefrac evaluate --weights deploy/model/model.onnx --split test` rewrote the
+    card's operating point with one chosen on test. Now auto measures the card's point and writes nothing."""
+    card_path = shipped_folder / "model_card.json"
+    before = _sha256(card_path)
+    result = _evaluate(shipped_folder, synthetic_dataset, "--split", "test")
+    assert result.exit_code == 0, result.output
+    assert _sha256(card_path) == before
+    evaluation = read_eval_report(shipped_folder / "eval-test" / "eval.json")
+    point = evaluation.operating_point
+    assert (point.threshold, point.rule, point.split) == (0.1065, "max_f1", "val")
+    assert "not written into the card" not in _flat(result.output)  # nothing was chosen
+
+
+@pytest.mark.slow
+def test_choosing_on_test_is_refused_unless_forced(shipped_folder, synthetic_dataset):
+    card_path = shipped_folder / "model_card.json"
+    before = _sha256(card_path)
+    refused = _evaluate(shipped_folder, synthetic_dataset, "--split", "test", "--rule", "max-f1")
+    assert isinstance(refused.exception, EvaluationError), refused.output
+    assert "refusing to choose an operating point on the test split" in str(refused.exception)
+    assert not (shipped_folder / "eval-test").exists()
+
+    forced = _evaluate(
+        shipped_folder, synthetic_dataset, "--split", "test", "--rule", "max-f1", "--force-test-choice"
+    )
+    assert forced.exit_code == 0, forced.output
+    assert "WARNING: the operating point was chosen on the test split" in _flat(forced.output)
+    assert "not written into the card; pass --write-card" in _flat(forced.output)
+    point = read_eval_report(shipped_folder / "eval-test" / "eval.json").operating_point
+    assert (point.rule, point.split) == ("max_f1", "test") and "optimistic" in point.note
+    assert _sha256(card_path) == before
+
+
+@pytest.mark.slow
+def test_choosing_on_val_writes_the_card_only_when_asked(shipped_folder, synthetic_dataset):
+    card_path = shipped_folder / "model_card.json"
+    before = _sha256(card_path)
+    chosen = ["--split", "val", "--rule", "target-sensitivity"]
+    kept = _evaluate(shipped_folder, synthetic_dataset, *chosen)
+    assert kept.exit_code == 0, kept.output
+    assert _sha256(card_path) == before
+    assert "the operating point was not written into the card; pass --write-card" in _flat(kept.output)
+
+    written = _evaluate(shipped_folder, synthetic_dataset, *chosen, "--write-card")
+    assert written.exit_code == 0, written.output
+    evaluation = read_eval_report(shipped_folder / "eval-val" / "eval.json")
+    card = read_model_card(card_path)
+    assert (card.operating_point.rule, card.operating_point.split) == ("target_sensitivity=0.9", "val")
+    assert card.operating_point.threshold == pytest.approx(evaluation.image.threshold)
+    assert (card.name, card.version) == ("shipped", "1")
 
 
 def test_evaluate_missing_weights_exits_2_with_message(synthetic_dataset, tmp_path):
@@ -178,6 +256,14 @@ def test_evaluate_missing_weights_exits_2_with_message(synthetic_dataset, tmp_pa
         ("best.pt", ["--rule", "best"], ConfigError, "rule"),
         ("best.pt", ["--target-sensitivity", "1.5"], ConfigError, "target_sensitivity"),
         ("best.pt", ["--metadata", "m.csv"], EvaluationError, "go together"),
+        ("best.pt", [], EvaluationError, "--rule auto (as target-sensitivity: no model_card.json beside"),
+        ("best.pt", ["--rule", "max-f1"], EvaluationError, "refusing to choose an operating point"),
+        (
+            "best.pt",
+            ["--rule", "fixed", "--threshold", "0.3", "--two-tier"],
+            EvaluationError,
+            "with --two-tier (it",
+        ),
     ],
 )
 def test_evaluate_bad_inputs(synthetic_dataset, tmp_path, weights_name, extra, error, message):
@@ -188,6 +274,7 @@ def test_evaluate_bad_inputs(synthetic_dataset, tmp_path, weights_name, extra, e
     )
     assert isinstance(result.exception, error), result.output
     assert message in str(result.exception)
+    assert not (tmp_path / "eval-test").exists() and not (tmp_path / "model_card.json").exists()
 
 
 def test_compare_without_eval_json_fails_clearly(tmp_path):
@@ -229,6 +316,7 @@ def test_evaluate_exported_onnx_updates_the_export_card(tiny_pt_weights, synthet
             "val",
             "--bootstrap",
             "0",
+            "--write-card",
         ],
     )
     assert result.exit_code == 0, result.output

@@ -9,7 +9,10 @@ from bonefrac.card.record import ModelCard, OperatingPoint, read_model_card, wri
 from bonefrac.errors import EvaluationError, ModelError
 from bonefrac.evaluate.evaluator import DetectionEvaluator
 from bonefrac.evaluate.operating_point import (
+    TEST_CHOICE_WARNING,
+    check_test_choice,
     choose_operating_point,
+    resolve_rule,
     threshold_for_max_f1,
     threshold_for_sensitivity,
     write_operating_point,
@@ -100,6 +103,63 @@ def test_choose_operating_point_bad_rules(prepared, tmp_path, rule, kwargs, mess
         choose_operating_point(
             prepared, rule, split="val", conf_floor=0.001, card_path=tmp_path / "model_card.json", **kwargs
         )
+
+
+def _card(folder, rule):
+    path = folder / "model_card.json"
+    point = OperatingPoint(threshold=0.42, rule=rule, split="val")
+    card = ModelCard(name="m", version="1", class_names=["fractured"], input_size=64, operating_point=point)
+    return write_model_card(card, path)
+
+
+@pytest.mark.parametrize(
+    ("card_rule", "write_card", "expected"),
+    [
+        (None, False, "target-sensitivity"),  # no card beside the weights
+        ("default", False, "target-sensitivity"),  # the export's placeholder is not a chosen point
+        ("max_f1", False, "card"),
+        ("max_f1", True, "target-sensitivity"),  # --write-card asks for a new choice
+    ],
+)
+def test_auto_rule_uses_a_chosen_card_point(tmp_path, card_rule, write_card, expected):
+    path = _card(tmp_path, card_rule) if card_rule else tmp_path / "model_card.json"
+    assert resolve_rule("auto", path, write_card=write_card) == expected
+    assert resolve_rule("max-f1", path, write_card=write_card) == "max-f1"
+
+
+@pytest.mark.parametrize(
+    ("requested", "rule", "two_tier", "named"),
+    [
+        ("max-f1", "max-f1", False, "--rule max-f1"),
+        ("target-sensitivity", "target-sensitivity", False, "--rule target-sensitivity"),
+        ("auto", "target-sensitivity", False, "no model_card.json beside the weights"),
+        ("fixed", "fixed", True, "--two-tier (it chooses both tiers)"),
+    ],
+)
+def test_choosing_on_the_test_split_is_refused(tmp_path, requested, rule, two_tier, named):
+    card = tmp_path / "model_card.json"
+    options = dict(split="test", two_tier=two_tier, card_path=card)
+    with pytest.raises(EvaluationError) as refused:
+        check_test_choice(requested, rule, force=False, **options)
+    message = str(refused.value)
+    assert named in message and "optimistic" in message
+    for accepted in ("--split val --write-card", "--rule card", "--rule fixed --threshold T", "--force-test"):
+        assert accepted in message
+    assert check_test_choice(requested, rule, force=True, **options) == TEST_CHOICE_WARNING
+
+
+@pytest.mark.parametrize(
+    ("rule", "split", "two_tier"),
+    [
+        ("max-f1", "val", True),
+        ("target-sensitivity", "train", False),
+        ("card", "test", True),  # measures the card's tiers
+        ("fixed", "test", False),
+    ],
+)
+def test_measuring_or_choosing_off_test_is_accepted(tmp_path, rule, split, two_tier):
+    card = tmp_path / "model_card.json"
+    assert check_test_choice(rule, rule, split=split, two_tier=two_tier, force=False, card_path=card) is None
 
 
 def _write(weights, **kwargs):

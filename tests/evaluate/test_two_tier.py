@@ -99,9 +99,15 @@ def test_evaluate_chooses_tiers_on_val_and_measures_them_on_test(
     for name in ("classifier.onnx", "classifier_card.json"):
         shutil.copyfile(tiny_classifier_onnx.parent / name, folder / name)
     common = ["evaluate", "--weights", str(model), "--data", str(synthetic_dataset), "--bootstrap", "20"]
-    chosen = runner.invoke(
-        app, [*common, "--split", "val", "--two-tier", "--classifier", str(folder / "classifier.onnx")]
-    )
+    choose = [*common, "--split", "val", "--two-tier", "--classifier", str(folder / "classifier.onnx")]
+    unwritten = runner.invoke(app, choose)
+    assert unwritten.exit_code == 0, unwritten.output
+    assert "not written into the card; pass --write-card" in " ".join(unwritten.output.split())
+    assert not (folder / "model_card.json").exists()
+    recorded = read_eval_report(folder / "eval-val" / "eval.json").two_tier
+    assert recorded is not None and recorded.chosen_on == "val"
+
+    chosen = runner.invoke(app, [*choose, "--write-card"])
     assert chosen.exit_code == 0, chosen.output
     assert "two operating points" in chosen.output
     card = read_model_card(folder / "model_card.json")
@@ -112,8 +118,10 @@ def test_evaluate_chooses_tiers_on_val_and_measures_them_on_test(
     assert val.high_sensitivity.sensitivity.value >= 0.9 or not val.high_sensitivity.reached
     assert (folder / "eval-val" / "classifier_scores.json").is_file()
 
-    measured = runner.invoke(app, [*common, "--split", "test", "--rule", "card"])
+    card_bytes = (folder / "model_card.json").read_bytes()
+    measured = runner.invoke(app, [*common, "--split", "test"])  # auto: the card's tiers are measured
     assert measured.exit_code == 0, measured.output
+    assert (folder / "model_card.json").read_bytes() == card_bytes
     test = read_eval_report(folder / "eval-test" / "eval.json").two_tier
     assert test is not None and test.chosen_on == "val"
     assert test.high_specificity.image_threshold == card.operating_points.high_specificity.image_threshold
@@ -142,6 +150,7 @@ def test_evaluate_refuses_a_classifier_that_is_not_beside_the_model(
             "--bootstrap",
             "0",
             "--two-tier",
+            "--write-card",
             "--classifier",
             str(tiny_classifier_onnx),
         ],

@@ -23,9 +23,12 @@ def evaluate(
         None, "--out", help="Output folder (default: <weights folder>/eval-<split>)."
     ),
     rule: str = typer.Option(
-        "target-sensitivity",
+        "auto",
         "--rule",
-        help="Operating point: target-sensitivity, max-f1 (box F1), card (keep the card's), fixed.",
+        help="Operating point: auto (card when the card beside the weights holds a chosen point and "
+        "--write-card is not given, else target-sensitivity), target-sensitivity, max-f1 (box F1), card "
+        "(the card's), fixed. Choosing on the test split (target-sensitivity, max-f1, --two-tier) is refused "
+        "without --force-test-choice.",
     ),
     target_sensitivity: float = typer.Option(
         0.9, "--target-sensitivity", help="Image-level sensitivity to reach."
@@ -53,8 +56,16 @@ def evaluate(
     ultralytics_val: bool = typer.Option(
         True, "--ultralytics-val/--no-ultralytics-val", help="Also report ultralytics' own val figures (.pt)."
     ),
-    card: bool = typer.Option(
-        True, "--card/--no-card", help="Write the operating point into model_card.json."
+    write_card: bool = typer.Option(
+        False,
+        "--write-card/--no-card",
+        help="Write the chosen operating point(s) into model_card.json beside the weights (default: the "
+        "card is left as it is).",
+    ),
+    force_test_choice: bool = typer.Option(
+        False,
+        "--force-test-choice",
+        help="Choose the operating point on the test split anyway; its numbers are then optimistic (warned).",
     ),
     predictions: Path | None = typer.Option(
         None,
@@ -70,8 +81,8 @@ def evaluate(
     two_tier: bool = typer.Option(
         False,
         "--two-tier/--no-two-tier",
-        help="Choose high-sensitivity and high-specificity operating points on this split and write them "
-        "into the card (with --rule card the card's are measured, also without this flag).",
+        help="Choose high-sensitivity and high-specificity operating points on this split (into the card "
+        "with --write-card; with --rule card the card's are measured, also without this flag).",
     ),
     target_specificity: float = typer.Option(
         0.9, "--target-specificity", help="Image-level specificity of the high-specificity tier."
@@ -97,7 +108,8 @@ def evaluate(
         conf_floor=conf_floor,
         imgsz=imgsz,
         ultralytics_val=ultralytics_val,
-        write_card=card,
+        write_card=write_card,
+        force_test_choice=force_test_choice,
         predictions=predictions,
         classifier=classifier,
         two_tier=two_tier,
@@ -139,6 +151,12 @@ def evaluate(
     )
     if report.two_tier is not None:
         console.print(_two_tier_table(report.two_tier))
+    if outcome.warning is not None:
+        console.print(f"[bold red]{outcome.warning}[/]", highlight=False)
+    if outcome.card_path is None and outcome.rule != "card":
+        chosen = "the operating points were" if two_tier else "the operating point was"
+        it = "them" if two_tier else "it"
+        console.print(f"{chosen} not written into the card; pass --write-card to write {it}")
     console.print(
         f"wrote {outcome.eval_json}"
         + (f", {outcome.report_html}" if outcome.report_html else "")

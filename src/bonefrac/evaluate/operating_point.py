@@ -20,6 +20,12 @@ logger = logging.getLogger(__name__)
 
 Rule = Literal["target-sensitivity", "max-f1", "card", "fixed"]
 RULES: tuple[str, ...] = ("target-sensitivity", "max-f1", "card", "fixed")
+CHOOSING_RULES: tuple[str, ...] = ("target-sensitivity", "max-f1")  # fit the threshold to the split's data
+TEST_SPLIT = "test"
+TEST_CHOICE_WARNING = (
+    "WARNING: the operating point was chosen on the test split it is measured on; its sensitivity, "
+    "specificity and box figures are optimistic (the threshold was fitted to these images)"
+)
 
 
 def threshold_for_sensitivity(
@@ -100,6 +106,57 @@ def choose_operating_point(
     raise EvaluationError(f"unknown operating-point rule {rule!r}; choose one of {', '.join(RULES)}")
 
 
+def chosen_card_point(card_path: Path) -> OperatingPoint | None:
+    """The card's operating point when one was chosen on data (not the export's placeholder "default")."""
+    if not card_path.is_file():
+        return None
+    point = read_model_card(card_path).operating_point
+    return None if point.rule == "default" else point
+
+
+def resolve_rule(rule: str, card_path: Path, *, write_card: bool) -> str:
+    """`auto` becomes `card` when the card beside the weights holds a chosen operating point and nothing is
+    to be written into it, else `target-sensitivity`; any other rule is returned as given."""
+    if rule != "auto":
+        return rule
+    if not write_card and chosen_card_point(card_path) is not None:
+        return "card"
+    return "target-sensitivity"
+
+
+def check_test_choice(
+    requested: str, rule: str, *, split: str, two_tier: bool, force: bool, card_path: Path
+) -> str | None:
+    """Refuse to choose an operating point on the test split (its numbers would be optimistic) unless
+    forced; forced, return the warning to show. `requested` is the rule as given, `rule` as resolved."""
+    chosen = []
+    if split == TEST_SPLIT and rule in CHOOSING_RULES:
+        chosen.append(
+            f"--rule {requested}" + (f" (as {rule}: {_why_auto(card_path)})" if requested == "auto" else "")
+        )
+    if split == TEST_SPLIT and two_tier and rule != "card":
+        chosen.append("--two-tier (it chooses both tiers)")
+    if not chosen:
+        return None
+    if force:
+        logger.warning(TEST_CHOICE_WARNING)
+        return TEST_CHOICE_WARNING
+    raise EvaluationError(
+        f"refusing to choose an operating point on the test split with {' and '.join(chosen)}: a "
+        "threshold fitted to the images it is measured on gives optimistic numbers. Accepted instead: choose "
+        "on val and write it into the card (--split val --write-card), then measure the card's point on "
+        "test (--rule card); or give the threshold (--rule fixed --threshold T); or pass "
+        "--force-test-choice to choose on test anyway (with a warning)"
+    )
+
+
+def _why_auto(card_path: Path) -> str:
+    if chosen_card_point(card_path) is not None:
+        return "--write-card asks for a new choice"
+    if not card_path.is_file():
+        return f"no {card_path.name} beside the weights ({card_path})"
+    return f"{card_path} holds no chosen operating point (rule 'default')"
+
 
 def write_operating_point(
     weights: Path,
@@ -139,7 +196,7 @@ def write_operating_point(
         if known and digest not in known:
             raise ModelError(
                 f"{path} describes another weights file (sha256 {sorted(known)[0][:12]}...), not "
-                f"{Path(weights).name} ({digest[:12]}...); evaluate with --no-card or move the card"
+                f"{Path(weights).name} ({digest[:12]}...); evaluate without --write-card or move the card"
             )
         if list(card.class_names) != list(class_names):
             raise ModelError(

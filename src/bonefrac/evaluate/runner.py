@@ -1,5 +1,6 @@
 """`bonefrac evaluate`: predict once, compute every metric with intervals, choose the operating point, write
-eval.json, predictions.json, report.html and the model card. Reads top to bottom."""
+eval.json, predictions.json, report.html and, only when asked (write_card), the model card. Reads top to
+bottom."""
 
 from __future__ import annotations
 
@@ -19,7 +20,12 @@ from bonefrac.errors import EvaluationError
 from bonefrac.evaluate.eval_file import EVAL_FILENAME, write_eval_report
 from bonefrac.evaluate.evaluator import DetectionEvaluator, EvalSettings, PreparedEvaluation
 from bonefrac.evaluate.metadata import group_images
-from bonefrac.evaluate.operating_point import choose_operating_point, write_operating_point
+from bonefrac.evaluate.operating_point import (
+    check_test_choice,
+    choose_operating_point,
+    resolve_rule,
+    write_operating_point,
+)
 from bonefrac.evaluate.predictions import (
     DEFAULT_CONF_FLOOR,
     PredictionSet,
@@ -51,7 +57,7 @@ class EvaluateOptions(StrictModel):
     data: Path
     split: str = "test"
     out: Path | None = None  # default: <weights folder>/eval-<split>
-    rule: Literal["target-sensitivity", "max-f1", "card", "fixed"] = "target-sensitivity"
+    rule: Literal["auto", "target-sensitivity", "max-f1", "card", "fixed"] = "auto"
     target_sensitivity: float = Field(0.9, gt=0.0, le=1.0)
     threshold: float | None = Field(None, ge=0.0, le=1.0)
     bootstrap: int = Field(1000, ge=0)
@@ -63,7 +69,8 @@ class EvaluateOptions(StrictModel):
     imgsz: int | None = Field(None, ge=32)
     size_limits: tuple[float, float] = EvalSettings().size_limits
     ultralytics_val: bool = True
-    write_card: bool = True
+    write_card: bool = False  # writing into model_card.json is an explicit act
+    force_test_choice: bool = False  # choose an operating point on the test split anyway (optimistic)
     predictions: Path | None = None  # reuse a predictions.json instead of predicting again
     report: bool = True
     classifier: Path | None = None  # an exported classifier.onnx whose probability is fused into the score
@@ -78,8 +85,10 @@ class EvalOutcome:
     out_dir: Path
     eval_json: Path
     report_html: Path | None
-    card_path: Path | None
+    card_path: Path | None  # the model card written, or None
     report: EvalReport
+    rule: str  # the rule applied (auto resolved)
+    warning: str | None = None  # set when the operating point was chosen on the test split (forced)
 
 
 def run_evaluation(options: EvaluateOptions) -> EvalOutcome:
@@ -91,6 +100,16 @@ def run_evaluation(options: EvaluateOptions) -> EvalOutcome:
     kind = weights_kind(options.weights)
     spec = load_dataset(options.data)
     images = split_images(spec, options.split)
+    card_path = card_path_for(options.weights)
+    rule = resolve_rule(options.rule, card_path, write_card=options.write_card)
+    warning = check_test_choice(
+        options.rule,
+        rule,
+        split=options.split,
+        two_tier=options.two_tier,
+        force=options.force_test_choice,
+        card_path=card_path,
+    )
     out_dir = Path(options.out or Path(options.weights).parent / f"eval-{options.split}")
     out_dir.mkdir(parents=True, exist_ok=True)
 
@@ -116,16 +135,17 @@ def run_evaluation(options: EvaluateOptions) -> EvalOutcome:
         evaluator.process(prediction, truth)
     prepared = evaluator.evaluate()
 
-    card_path = card_path_for(options.weights)
     choice = choose_operating_point(
         prepared,
-        options.rule,
+        rule,
         split=options.split,
         conf_floor=predictions.conf_floor,
         target_sensitivity=options.target_sensitivity,
         fixed_threshold=options.threshold,
         card_path=card_path,
     )
+    if warning is not None:
+        choice = choice.model_copy(update={"note": "; ".join(filter(None, (choice.note, warning)))})
     measured = compute_results(prepared, choice, options.bootstrap, options.seed)
     if options.metadata is not None:
         grouping = group_images(
@@ -144,8 +164,10 @@ def run_evaluation(options: EvaluateOptions) -> EvalOutcome:
         )
         measured = measured.model_copy(update={"by_metadata": by_metadata})
     two_tier_points = None
-    if options.two_tier or _card_has_tiers(options, card_path):
-        two_tier_points, two_tier = _two_tier(options, prepared, predictions.conf_floor, out_dir, card_path)
+    if options.two_tier or _card_has_tiers(rule, card_path):
+        two_tier_points, two_tier = _two_tier(
+            options, rule, prepared, predictions.conf_floor, out_dir, card_path
+        )
         measured = measured.model_copy(update={"two_tier": two_tier})
     if kind == "pt" and options.ultralytics_val:
         from bonefrac.evaluate.ultralytics_val import ultralytics_figures
@@ -162,7 +184,7 @@ def run_evaluation(options: EvaluateOptions) -> EvalOutcome:
     )
 
     written_card = None
-    if options.write_card and options.rule != "card":
+    if options.write_card and rule != "card":
         written_card = write_operating_point(
             options.weights,
             choice,
@@ -182,35 +204,37 @@ def run_evaluation(options: EvaluateOptions) -> EvalOutcome:
 
         report_path = write_report(report, prepared, out_dir / "report.html")
     logger.info("evaluation written to %s", out_dir)
-    return EvalOutcome(out_dir, eval_json, report_path, written_card, report)
+    return EvalOutcome(out_dir, eval_json, report_path, written_card, report, rule, warning)
 
 
-def _card_has_tiers(options: EvaluateOptions, card_path: Path) -> bool:
-    return (
-        options.rule == "card"
-        and card_path.is_file()
-        and read_model_card(card_path).operating_points is not None
-    )
+def _card_has_tiers(rule: str, card_path: Path) -> bool:
+    return rule == "card" and card_path.is_file() and read_model_card(card_path).operating_points is not None
 
 
 def _two_tier(
-    options: EvaluateOptions, prepared: PreparedEvaluation, conf_floor: float, out_dir: Path, card_path: Path
+    options: EvaluateOptions,
+    rule: str,
+    prepared: PreparedEvaluation,
+    conf_floor: float,
+    out_dir: Path,
+    card_path: Path,
 ) -> tuple[OperatingPoints, TwoTierMetrics]:
     """Both tiers: chosen on this split, or the card's (rule card); measured here, with the classifier."""
     card = read_model_card(card_path) if card_path.is_file() else None
     classifier_path = options.classifier
-    if options.rule == "card":
+    if rule == "card":
         if card is None or card.operating_points is None:
             raise EvaluationError(
-                f"--rule card with --two-tier needs two operating points in {card_path}; choose them on the "
-                "val split first (--rule target-sensitivity --two-tier --classifier ...)"
+                f"--two-tier with the card's operating point (--rule {options.rule}) needs two operating "
+                f"points in {card_path}; choose them on the val split first "
+                "(--split val --two-tier --write-card --classifier ...)"
             )
         classifier_path = classifier_path or card_classifier_path(card, options.weights)
     paths = [p.path for p in prepared.predictions]
     probabilities = (
         classifier_probabilities(classifier_path, paths, out_dir) if classifier_path is not None else None
     )
-    if options.rule == "card":
+    if rule == "card":
         points = card.operating_points  # type: ignore[union-attr]
     else:
         points = choose_operating_points(
