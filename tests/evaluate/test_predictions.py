@@ -108,3 +108,24 @@ def test_linked_split_view_keeps_the_data_set_untouched(synthetic_dataset, tmp_p
     assert view.fingerprint != spec.fingerprint  # other split name, same files through the links
     originals = sorted(p.resolve() for p in (tmp_path / "view" / "images").iterdir())
     assert originals == sorted(spec.splits["test"])
+
+
+@pytest.mark.slow
+def test_pt_predictions_score_a_cut_jpeg_and_skip_an_undecodable_file(
+    tmp_path, tiny_pt_weights, synthetic_dataset
+):
+    """A JPEG cut short is scored (OpenCV fills the missing rows, as for the ONNX path), not a crash; a file
+    OpenCV cannot decode is skipped and listed."""
+    import cv2
+
+    source = load_dataset(synthetic_dataset).splits["test"][0]
+    whole = tmp_path / "whole.jpg"
+    cv2.imwrite(str(whole), cv2.imread(str(source)), [cv2.IMWRITE_JPEG_QUALITY, 95])
+    cut = tmp_path / "cut.jpg"
+    cut.write_bytes(whole.read_bytes()[: whole.stat().st_size // 2])
+    garbage = tmp_path / "garbage.jpg"
+    garbage.write_bytes(b"\xff\xd8 not a jpeg at all" * 10)
+
+    found = predict_split(tiny_pt_weights, [whole, cut, garbage], split="test", class_names=("fractured",))
+    assert [p.path.name for p in found.images] == ["whole.jpg", "cut.jpg"]
+    assert len(found.skipped) == 1 and found.skipped[0].startswith(f"{garbage}:")

@@ -125,6 +125,7 @@ def _predict_pt(
     from bonefrac.ultralytics_env import prepare_ultralytics
 
     prepare_ultralytics()
+    import cv2
     from ultralytics import YOLO
 
     try:
@@ -138,13 +139,24 @@ def _predict_pt(
     predictions: list[ImagePrediction] = []
     skipped: list[str] = []
     for path in images:
+        # Decoded here with OpenCV, as ultralytics would from the path: its own loader drops some files that
+        # OpenCV decodes (a JPEG cut short: missing rows grey), which the ONNX path scores too.
+        pixels = cv2.imread(str(path), cv2.IMREAD_COLOR)
+        if pixels is None:
+            skipped.append(f"{path}: OpenCV cannot decode it")
+            logger.warning("skipping %s: OpenCV cannot decode it", path)
+            continue
         try:
             results = model.predict(
-                source=str(path), conf=conf, iou=iou, imgsz=used_imgsz, max_det=300, verbose=False
+                source=pixels, conf=conf, iou=iou, imgsz=used_imgsz, max_det=300, verbose=False
             )
         except Exception as exc:  # a corrupt file must not end the whole evaluation
             skipped.append(f"{path}: {exc}")
             logger.warning("skipping %s: %s", path, exc)
+            continue
+        if not results:
+            skipped.append(f"{path}: ultralytics returned no result for it")
+            logger.warning("skipping %s: ultralytics returned no result for it", path)
             continue
         result = results[0]
         boxes = result.boxes
