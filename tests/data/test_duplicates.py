@@ -66,3 +66,13 @@ def _labels(*boxes):
 def test_label_disagreement(a, b, fragment):
     reason = dup.label_disagreement(_labels(*a), _labels(*b))
     assert reason is None if fragment is None else fragment in reason
+
+
+def test_copy_groups_join_chains_of_pairs():
+    from pathlib import Path
+
+    def pair(a, b):
+        return dup.DuplicatePair(Path(a), Path(b), "train", "val", exact=False)
+
+    groups = dup.copy_groups([pair("c", "b"), pair("b", "a"), pair("x", "y")])
+    assert groups == [(Path("a"), Path("b"), Path("c")), (Path("x"), Path("y"))]

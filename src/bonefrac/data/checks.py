@@ -33,6 +33,7 @@ class CheckOutcome:
     images: dict[str, list[ImageScan]]
     labels: dict[str, list[LabelScan]]
     near_duplicates: list[dup.DuplicatePair]
+    copy_groups: list[tuple[Path, ...]]  # images holding one radiograph (identical or near copies), any split
 
 
 def _scan_one(task: tuple[Path, int]) -> tuple[ImageScan, LabelScan]:
@@ -126,7 +127,8 @@ def _duplicate_findings(
     labels_by_image: dict[Path, LabelScan],
     class_names: Sequence[str],
     near_pairs: list[dup.DuplicatePair],
-) -> None:
+) -> list[dup.DuplicatePair]:
+    """Adds the duplicate and label-conflict findings; returns the byte-identical pairs of distinct files."""
     pairs: list[dup.DuplicatePair] = []
     for group in dup.exact_duplicate_groups(images):
         splits = sorted({split for split, _ in group}, key=lambda s: SPLIT_ORDER.get(s, 9))
@@ -173,6 +175,7 @@ def _duplicate_findings(
                 f"{dup.describe_labels(la, class_names)}, {found.name(pair.b)} has "
                 f"{dup.describe_labels(lb, class_names)}",
             )
+    return pairs
 
 
 def run_checks(
@@ -216,7 +219,7 @@ def run_checks(
     labels_by_image = {
         scan.path: label for split in images for scan, label in zip(images[split], labels[split], strict=True)
     }
-    _duplicate_findings(found, images, labels_by_image, spec.class_names, near_pairs)
+    exact_pairs = _duplicate_findings(found, images, labels_by_image, spec.class_names, near_pairs)
     report = DataReport(
         yaml_path=spec.yaml_path,
         root=spec.root,
@@ -227,7 +230,7 @@ def run_checks(
         seconds=time.perf_counter() - started,
     )
     log.info("checked %d images in %.1f s: %d findings", len(tasks), report.seconds, len(report.findings))
-    return CheckOutcome(report, images, labels, near_pairs)
+    return CheckOutcome(report, images, labels, near_pairs, dup.copy_groups(exact_pairs + near_pairs))
 
 
 def check_dataset(

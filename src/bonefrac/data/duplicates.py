@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -133,6 +133,27 @@ def confirm_near_duplicates(
         if on_progress:
             on_progress(1)
     return confirmed
+
+
+def copy_groups(pairs: Iterable[DuplicatePair]) -> list[tuple[Path, ...]]:
+    """Images holding one radiograph, joined through any chain of copy pairs: sorted groups of 2 or more."""
+    parent: dict[Path, Path] = {}
+
+    def root(path: Path) -> Path:
+        parent.setdefault(path, path)
+        while parent[path] != path:
+            parent[path] = parent[parent[path]]
+            path = parent[path]
+        return path
+
+    for pair in pairs:
+        ra, rb = root(pair.a), root(pair.b)
+        if ra != rb:
+            parent[max(ra, rb)] = min(ra, rb)
+    members: dict[Path, list[Path]] = defaultdict(list)
+    for path in parent:
+        members[root(path)].append(path)
+    return sorted(tuple(sorted(group)) for group in members.values() if len(group) > 1)
 
 
 def _iou(a: np.ndarray, b: np.ndarray) -> float:
