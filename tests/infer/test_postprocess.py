@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from bonefrac.infer.postprocess import box_iou_one_to_many, decode, nms, postprocess, unletterbox_boxes
+from bonefrac.infer.postprocess import decode, nms, postprocess, unletterbox_boxes
 from bonefrac.infer.preprocess import letterbox_params
 
 
@@ -30,12 +30,6 @@ def test_decode_rejects_wrong_shape():
         decode(np.zeros((4, 10), np.float32), 0.1)
     with pytest.raises(ValueError, match="class rows"):
         decode(np.zeros((6, 10), np.float32), 0.1, num_classes=1)
-
-
-def test_box_iou_one_to_many_hand_computed():
-    box = np.array([0, 0, 10, 10], np.float32)
-    others = np.array([[0, 0, 10, 10], [5, 0, 15, 10], [20, 20, 30, 30], [0, 0, 0, 0]], np.float32)
-    np.testing.assert_allclose(box_iou_one_to_many(box, others), [1.0, 50 / 150, 0.0, 0.0])
 
 
 @pytest.mark.parametrize(

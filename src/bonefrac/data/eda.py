@@ -21,6 +21,7 @@ from bonefrac.data.duplicates import label_disagreement
 from bonefrac.data.image_checks import open_lenient
 from bonefrac.data.label_checks import LabelScan
 from bonefrac.data.stats import box_arrays
+from bonefrac.geometry import cxcywh_to_xyxy
 from bonefrac.records import DatasetSpec
 
 log = logging.getLogger(__name__)
@@ -52,9 +53,12 @@ def draw_boxes(path: Path, label: LabelScan, class_names: Sequence[str], side: i
     image.thumbnail((side, side), Image.Resampling.BILINEAR)
     draw = ImageDraw.Draw(image)
     w, h = image.size
-    for cls, cx, cy, bw, bh in label.boxes:
+    rows = np.asarray(label.boxes, dtype=np.float64).reshape(-1, 5)
+    pixels = cxcywh_to_xyxy(rows[:, 1:]) * np.array([w, h, w, h], dtype=np.float64)
+    for cls, xyxy in zip(rows[:, 0], pixels, strict=True):
         colour = BOX_COLOURS[int(cls) % len(BOX_COLOURS)]
-        box = ((cx - bw / 2) * w, (cy - bh / 2) * h, (cx + bw / 2) * w, (cy + bh / 2) * h)
+        x1, y1, x2, y2 = (float(v) for v in xyxy)
+        box = (x1, y1, x2, y2)
         draw.rectangle(box, outline=colour, width=2)
         draw.text((box[0] + 2, max(0, box[1] - 11)), class_names[int(cls)], fill=colour)
     return image

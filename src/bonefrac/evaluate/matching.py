@@ -16,23 +16,10 @@ from dataclasses import dataclass
 import numpy as np
 
 from bonefrac.evaluate.predictions import GroundTruth, ImagePrediction
+from bonefrac.geometry import iou_matrix
 
 IOU_THRESHOLDS = np.linspace(0.5, 0.95, int(np.round((0.95 - 0.5) / 0.05)) + 1, endpoint=True)
 ALL_AREAS = (0.0, float("inf"))
-
-
-def box_iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """IoU matrix (len(a), len(b)) of xyxy boxes, continuous coordinates (no +1), as pycocotools."""
-    a = np.asarray(a, dtype=np.float64).reshape(-1, 4)
-    b = np.asarray(b, dtype=np.float64).reshape(-1, 4)
-    tl = np.maximum(a[:, None, :2], b[None, :, :2])
-    br = np.minimum(a[:, None, 2:], b[None, :, 2:])
-    inter = np.clip(br - tl, 0, None).prod(axis=2)
-    area_a = (a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1])
-    area_b = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
-    union = area_a[:, None] + area_b[None, :] - inter
-    with np.errstate(divide="ignore", invalid="ignore"):
-        return np.where(union > 0, inter / union, 0.0)
 
 
 def match_image(
@@ -55,7 +42,7 @@ def match_image(
     if n_g:
         gt_ignore = np.asarray(gt_ignore, dtype=bool)
         order = np.argsort(gt_ignore, kind="mergesort")  # non-ignored first, as COCOeval
-        ious = box_iou(det_xyxy, np.asarray(gt_xyxy)[order])
+        ious = iou_matrix(np.asarray(det_xyxy, np.float64), np.asarray(gt_xyxy, np.float64)[order])
         ign_sorted = gt_ignore[order]
         for ti, threshold in enumerate(iou_thresholds):
             floor = min(float(threshold), 1 - 1e-10)

@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from bonefrac.errors import ExportError
+from bonefrac.geometry import iou_matrix
 from bonefrac.records import Detections, Radiograph
 
 logger = logging.getLogger(__name__)
@@ -102,18 +103,6 @@ class ParityReport:
         }
 
 
-def _iou_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    ix1 = np.maximum(a[:, None, 0], b[None, :, 0])
-    iy1 = np.maximum(a[:, None, 1], b[None, :, 1])
-    ix2 = np.minimum(a[:, None, 2], b[None, :, 2])
-    iy2 = np.minimum(a[:, None, 3], b[None, :, 3])
-    inter = np.clip(ix2 - ix1, 0, None) * np.clip(iy2 - iy1, 0, None)
-    area_a = (a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1])
-    area_b = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
-    union = area_a[:, None] + area_b[None, :] - inter
-    return np.divide(inter, union, out=np.zeros_like(inter), where=union > 0)
-
-
 def compare_detections(
     name: str,
     reference: Detections,
@@ -134,7 +123,7 @@ def compare_detections(
     pairs: list[tuple[int, int, float]] = []
     swaps = 0
     if n_ref and n_cand:
-        iou = _iou_matrix(reference.xyxy.astype(np.float64), candidate.xyxy.astype(np.float64))
+        iou = iou_matrix(reference.xyxy.astype(np.float64), candidate.xyxy.astype(np.float64))
         iou[reference.class_id[:, None] != candidate.class_id[None, :]] = -1.0
         used_ref, used_cand = set(), set()
         for flat in np.argsort(-iou, axis=None, kind="stable"):

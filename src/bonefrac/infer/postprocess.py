@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from bonefrac.geometry import cxcywh_to_xyxy, iou_one_to_many
 from bonefrac.infer.preprocess import LetterboxParams
 
 MAX_WH = 7680.0  # per-class coordinate offset that keeps classes apart in NMS (ultralytics' value)
@@ -46,23 +47,8 @@ def decode(output: np.ndarray, conf: float, num_classes: int | None = None) -> R
         candidate = scores[:, keep]
         class_id = candidate.argmax(axis=0).astype(np.int64)
         confidence = candidate[class_id, np.arange(keep.size)]
-    cx, cy, w, h = output[0, keep], output[1, keep], output[2, keep], output[3, keep]
-    half_w, half_h = w / 2, h / 2
-    xyxy = np.stack((cx - half_w, cy - half_h, cx + half_w, cy + half_h), axis=1).astype(np.float32)
+    xyxy = cxcywh_to_xyxy(output[:4, keep].T).astype(np.float32)
     return RawBoxes(xyxy, confidence.astype(np.float32), class_id)
-
-
-def box_iou_one_to_many(box: np.ndarray, boxes: np.ndarray) -> np.ndarray:
-    """IoU of one (4,) xyxy box with each of (M, 4) boxes (0 where the union is empty)."""
-    ix1 = np.maximum(box[0], boxes[:, 0])
-    iy1 = np.maximum(box[1], boxes[:, 1])
-    ix2 = np.minimum(box[2], boxes[:, 2])
-    iy2 = np.minimum(box[3], boxes[:, 3])
-    inter = np.clip(ix2 - ix1, 0, None) * np.clip(iy2 - iy1, 0, None)
-    area = (box[2] - box[0]) * (box[3] - box[1])
-    areas = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
-    union = area + areas - inter
-    return np.divide(inter, union, out=np.zeros_like(inter), where=union > 0)
 
 
 def nms(xyxy: np.ndarray, scores: np.ndarray, iou: float, class_id: np.ndarray | None = None) -> np.ndarray:
@@ -86,7 +72,7 @@ def nms(xyxy: np.ndarray, scores: np.ndarray, iou: float, class_id: np.ndarray |
         if order.size == 1:
             break
         rest = order[1:]
-        order = rest[box_iou_one_to_many(boxes[best], boxes[rest]) <= iou]
+        order = rest[iou_one_to_many(boxes[best], boxes[rest]) <= iou]
     return np.asarray(keep, np.int64)
 
 
