@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -10,16 +9,10 @@ from pathlib import Path
 import numpy as np
 
 from bonefrac.data.yolo_format import IMAGE_SUFFIXES, label_path_for
+from bonefrac.labels import LabelProblem, parse_label_line
 from bonefrac.records import Severity
 
-EDGE_TOLERANCE = 1e-3  # normalised units a box may stick out of the image before it is worth a warning
 IGNORED_LABEL_FILES = frozenset({"classes.txt"})  # written by LabelImg and Roboflow beside the labels
-
-
-@dataclass(frozen=True)
-class LabelProblem:
-    severity: Severity
-    message: str
 
 
 @dataclass(frozen=True)
@@ -34,74 +27,6 @@ class LabelScan:
     @property
     def class_ids(self) -> np.ndarray:
         return self.boxes[:, 0].astype(np.int64)
-
-
-def _parse_numbers(fields: list[str]) -> list[float] | str:
-    values = []
-    for text in fields:
-        try:
-            value = float(text)
-        except ValueError:
-            return f"{text!r} is not a number"
-        if not math.isfinite(value):
-            return f"{text!r} is not a finite number"
-        values.append(value)
-    return values
-
-
-def _check_class(value: float, num_classes: int) -> str | None:
-    if value != int(value):
-        return f"class id {value:g} is not an integer"
-    if not 0 <= value < num_classes:
-        return f"class id {int(value)} is out of range 0..{num_classes - 1}"
-    return None
-
-
-def _box_problems(cx: float, cy: float, w: float, h: float) -> tuple[list[str], list[str]]:
-    """(errors, warnings) for one normalised box."""
-    errors, warnings = [], []
-    outside = [f"{n}={v:g}" for n, v in (("cx", cx), ("cy", cy), ("w", w), ("h", h)) if not 0.0 <= v <= 1.0]
-    if outside:
-        errors.append(
-            f"coordinates outside 0..1 ({', '.join(outside)}); YOLO wants normalised cx cy w h, "
-            "and ultralytics ignores the whole image when it sees this"
-        )
-    if w <= 0 or h <= 0:
-        errors.append(f"box has zero or negative size (w={w:g}, h={h:g})")
-    if not errors:
-        overhang = max(w / 2 - cx, cx + w / 2 - 1, h / 2 - cy, cy + h / 2 - 1)
-        if overhang > EDGE_TOLERANCE:
-            warnings.append(f"box extends {overhang:.3f} past the image edge (ultralytics clips it)")
-    return errors, warnings
-
-
-def _parse_line(fields: list[str], num_classes: int) -> tuple[list[float] | None, list[LabelProblem]]:
-    """One label line -> (box or None, problems)."""
-    n = len(fields)
-    is_polygon = n >= 7 and n % 2 == 1
-    if n != 5 and not is_polygon:
-        return None, [LabelProblem("error", f"expected 5 fields (class cx cy w h), got {n}")]
-    values = _parse_numbers(fields)
-    if isinstance(values, str):
-        return None, [LabelProblem("error", values)]
-    problems: list[LabelProblem] = []
-    class_error = _check_class(values[0], num_classes)
-    if class_error:
-        return None, [LabelProblem("error", class_error)]
-    if is_polygon:
-        xs, ys = values[1::2], values[2::2]
-        problems.append(
-            LabelProblem(
-                "warning",
-                f"a segmentation polygon ({(n - 1) // 2} points), not a box; "
-                "ultralytics trains on its bounding box",
-            )
-        )
-        x0, x1, y0, y1 = min(xs), max(xs), min(ys), max(ys)
-        values = [values[0], (x0 + x1) / 2, (y0 + y1) / 2, x1 - x0, y1 - y0]
-    errors, warnings = _box_problems(*values[1:])
-    problems += [LabelProblem("error", e) for e in errors] + [LabelProblem("warning", w) for w in warnings]
-    return (None if errors else values), problems
 
 
 def scan_label(path: Path, num_classes: int) -> LabelScan:
@@ -123,10 +48,11 @@ def scan_label(path: Path, num_classes: int) -> LabelScan:
         fields = line.split()
         if not fields:
             continue
-        box, line_problems = _parse_line(fields, num_classes)
-        problems += [LabelProblem(p.severity, f"line {line_no}: {p.message}") for p in line_problems]
-        if box is None:
+        parsed = parse_label_line(fields, num_classes)
+        problems += [LabelProblem(p.severity, f"line {line_no}: {p.message}") for p in parsed.problems]
+        if parsed.box is None or not parsed.usable:
             continue
+        box = list(parsed.box)
         key = " ".join(f"{v:.6f}" for v in box)
         if key in seen:
             problems.append(

@@ -179,5 +179,7 @@ def load_dataset(yaml_path: Path | str) -> DatasetSpec:
 
 
 def read_label_lines(label_path: Path) -> list[str]:
-    """Non-empty lines of a label file ([] for an empty file)."""
-    return [ln for ln in label_path.read_text(encoding="utf-8", errors="replace").splitlines() if ln.strip()]
+    """Non-empty lines of a label file ([] for an empty file); a UTF-8 byte order mark is dropped, as the data
+    check does."""
+    text = label_path.read_text(encoding="utf-8-sig", errors="replace")
+    return [ln for ln in text.splitlines() if ln.strip()]

@@ -18,6 +18,8 @@ import numpy as np
 
 from bonefrac.data.yolo_format import label_path_for, read_label_lines
 from bonefrac.errors import EvaluationError, ModelError
+from bonefrac.geometry import cxcywh_to_xyxy
+from bonefrac.labels import parse_label_line
 from bonefrac.records import DatasetSpec, Detections
 
 logger = logging.getLogger(__name__)
@@ -203,47 +205,35 @@ def _predict_onnx(
 def parse_label_file(label_path: Path, width: int, height: int, n_classes: int) -> GroundTruth:
     """YOLO label lines (class cx cy w h, or class x1 y1 x2 y2 ... polygons) as pixel boxes.
 
-    A missing file means a background image. Lines that cannot be used (wrong field count, class out of
-    range, not numbers) are skipped with a warning: data checks report them; evaluation must still run.
-    Boxes are clipped to the image.
+    Lines are read by `bonefrac.labels.parse_label_line`, the parser of `bonefrac data check`, so a polygon is
+    its bounding box here too. A missing file means a background image. Lines that cannot be read (wrong field
+    count, class out of range, not finite numbers) are skipped with a warning: data checks report them;
+    evaluation must still run. Boxes are clipped to the image; a box with no area left is skipped.
     """
-    boxes: list[list[float]] = []
+    boxes: list[tuple[float, float, float, float]] = []
     classes: list[int] = []
+    numbers: list[int] = []
     lines = read_label_lines(label_path) if label_path.is_file() else []
     for number, line in enumerate(lines, start=1):
-        fields = line.split()
-        try:
-            values = [float(v) for v in fields]
-        except ValueError:
-            logger.warning("%s line %d: not numbers, skipped: %r", label_path, number, line)
+        parsed = parse_label_line(line, n_classes)
+        if parsed.box is None:
+            reason = "; ".join(p.message for p in parsed.problems)
+            logger.warning("%s line %d: %s, skipped: %r", label_path, number, reason, line)
             continue
-        if len(values) < 5 or (len(values) > 5 and len(values) % 2 == 0):
-            logger.warning("%s line %d: expected 'class cx cy w h' or a polygon, skipped", label_path, number)
-            continue
-        cls = int(values[0])
-        if cls != values[0] or not 0 <= cls < n_classes:
-            logger.warning(
-                "%s line %d: class %s not in 0..%d, skipped", label_path, number, fields[0], n_classes - 1
-            )
-            continue
-        if len(values) == 5:
-            cx, cy, w, h = values[1:]
-            x1, y1, x2, y2 = cx - w / 2, cy - h / 2, cx + w / 2, cy + h / 2
-        else:
-            xs, ys = values[1::2], values[2::2]
-            x1, y1, x2, y2 = min(xs), min(ys), max(xs), max(ys)
-        box = np.clip([x1 * width, y1 * height, x2 * width, y2 * height], 0, [width, height, width, height])
-        if box[2] <= box[0] or box[3] <= box[1]:
-            logger.warning("%s line %d: box has no area, skipped", label_path, number)
-            continue
-        boxes.append(box.tolist())
-        classes.append(cls)
+        boxes.append(parsed.box[1:])
+        classes.append(int(parsed.box[0]))
+        numbers.append(number)
+    scale = np.array([width, height, width, height], dtype=np.float64)
+    xyxy = np.clip(cxcywh_to_xyxy(np.asarray(boxes, dtype=np.float64).reshape(-1, 4)) * scale, 0, scale)
+    has_area = (xyxy[:, 2] > xyxy[:, 0]) & (xyxy[:, 3] > xyxy[:, 1])
+    for index in np.flatnonzero(~has_area):
+        logger.warning("%s line %d: box has no area inside the image, skipped", label_path, numbers[index])
     return GroundTruth(
         path=Path(label_path),
         width=width,
         height=height,
-        xyxy=np.asarray(boxes, dtype=np.float64).reshape(-1, 4),
-        class_id=np.asarray(classes, dtype=np.int64),
+        xyxy=xyxy[has_area],
+        class_id=np.asarray(classes, dtype=np.int64)[has_area],
     )
 
 
