@@ -7,7 +7,6 @@ Needs the `train` extra (torch, ultralytics). Usage: python scripts/make_standin
 from __future__ import annotations
 
 import argparse
-import hashlib
 import logging
 import os
 import shutil
@@ -16,6 +15,7 @@ from pathlib import Path
 
 from bonefrac.data.synth import write_synthetic_dataset
 from bonefrac.card.record import ModelCard, card_path_for, write_model_card
+from bonefrac.hashing import file_sha256
 from bonefrac.ultralytics_env import prepare_ultralytics
 
 LIMITATIONS = [
@@ -57,7 +57,7 @@ def make_standin(out_dir: Path, imgsz: int, epochs: int, train_size: int) -> Pat
         out_dir.mkdir(parents=True, exist_ok=True)
         onnx_path = out_dir / "model.onnx"
         shutil.copyfile(exported, onnx_path)
-    card = card.model_copy(update={"weights_sha256": hashlib.sha256(onnx_path.read_bytes()).hexdigest()})
+    card = card.model_copy(update={"weights_sha256": file_sha256(onnx_path)})
     write_model_card(card, card_path_for(onnx_path))
     return onnx_path
 

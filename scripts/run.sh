@@ -70,7 +70,7 @@ else
     "$SERVE_VENV/bin/python" - "$MODEL" <<'PY'
 import sys
 from pathlib import Path
-from bonefrac.infer.predictor import file_sha256
+from bonefrac.hashing import file_sha256
 from bonefrac.infer.tiers import describe_points, points_for
 from bonefrac.card.classifier import classifier_card_path, read_classifier_card
 from bonefrac.card.record import card_path_for, read_model_card

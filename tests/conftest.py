@@ -228,7 +228,8 @@ def tiered_model(
 
     from bonefrac.card.classifier import CLASSIFIER_CARD_FILENAME
     from bonefrac.card.record import ClassifierRef, OperatingPoint, card_path_for, write_model_card
-    from bonefrac.infer.predictor import Predictor, file_sha256
+    from bonefrac.hashing import file_sha256
+    from bonefrac.infer.predictor import Predictor
 
     made = iter(range(1000))
     default = object()

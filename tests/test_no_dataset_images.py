@@ -22,6 +22,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from bonefrac.hashing import file_sha256
 from bonefrac.imaging.sniff import describe_unaccepted, sniff_format
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
@@ -124,7 +125,7 @@ def test_no_tracked_symlink_leads_out_of_the_repository():
 
 
 def test_allowed_files_are_still_tracked():
-    present = {hashlib.sha256(path.read_bytes()).hexdigest() for path in tracked_files()}
+    present = {file_sha256(path) for path in tracked_files()}
     assert set(ALLOWED_SHA256) <= present, "drop allow-list entries whose file is gone"
 
 
@@ -164,7 +165,7 @@ def test_no_tracked_file_is_a_fracatlas_image_by_hash(fracatlas_yaml):
     """Belt and braces where FracAtlas is at hand: no tracked file equals one of its images byte for byte."""
     images = [p for p in (fracatlas_yaml.parent / "images").rglob("*") if p.is_file()]
     assert len(images) > 1000, f"expected FracAtlas's 4083 images, found {len(images)}"
-    dataset = {hashlib.sha256(p.read_bytes()).hexdigest(): p.name for p in images}
-    tracked = {hashlib.sha256(p.read_bytes()).hexdigest(): p for p in tracked_files()}
+    dataset = {file_sha256(p): p.name for p in images}
+    tracked = {file_sha256(p): p for p in tracked_files()}
     same = {str(tracked[h].relative_to(REPO_ROOT)): dataset[h] for h in tracked.keys() & dataset.keys()}
     assert same == {}, f"tracked files that are FracAtlas images: {same}"

@@ -3,7 +3,6 @@ they describe (a tiny exported model evaluated on the synthetic set)."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 import shutil
 from pathlib import Path
@@ -18,6 +17,7 @@ from bonefrac.card.text import fmt
 from bonefrac.errors import EvaluationError, ModelError
 from bonefrac.evaluate.eval_file import read_eval_report, write_eval_report
 from bonefrac.evaluate.runner import EvaluateOptions, run_evaluation
+from bonefrac.hashing import file_sha256
 
 
 @pytest.fixture(scope="module")
@@ -109,7 +109,7 @@ def _with_int8(folder: Path, tmp_path: Path, int8_map50_drop: float) -> Path:
     shutil.copyfile(folder / "model.onnx", int8)
     int8.write_bytes(int8.read_bytes() + b"\0")  # another sha256
     card = read_model_card(folder / "model_card.json")
-    digest = hashlib.sha256(int8.read_bytes()).hexdigest()
+    digest = file_sha256(int8)
     write_model_card(
         card.model_copy(update={"quantization": {"file": int8.name, "sha256": digest}}),
         folder / "model_card.json",

@@ -2,22 +2,19 @@
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 
 import pytest
 
 from bonefrac.card.record import read_model_card
 from bonefrac.card.text import fmt
+from bonefrac.hashing import file_sha256
 
 MODEL_DIR = Path(__file__).resolve().parents[2] / "deploy" / "model"
 # Detector and classifier together at most 30 MB (fp32 YOLOv5n-u about 10 MB, its int8 variant about 3 MB,
 # the EfficientNet-Lite0 classifier about 13 MB).
 WEIGHTS_LIMIT_MB = 30.0
 
-
-def _sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
 @pytest.fixture(scope="module")
@@ -26,12 +23,12 @@ def card():
 
 
 def test_card_describes_the_shipped_files(card):
-    assert card.weights_sha256 == _sha256(MODEL_DIR / "model.onnx")
+    assert card.weights_sha256 == file_sha256(MODEL_DIR / "model.onnx")
     assert not card.stand_in and card.class_names == ["fractured"]
     int8 = MODEL_DIR / "model.int8.onnx"
     assert card.quantization is not None and "shipped" in card.quantization  # measured, then decided
     if card.quantization["shipped"]:
-        assert card.quantization["sha256"] == _sha256(int8)
+        assert card.quantization["sha256"] == file_sha256(int8)
     else:
         assert not int8.exists() and "not shipped" in (MODEL_DIR / "MODEL_CARD.md").read_text()
     weights_mb = sum(p.stat().st_size for p in MODEL_DIR.glob("*.onnx")) / 1e6
@@ -100,7 +97,7 @@ def test_service_reports_the_shipped_model(card, tmp_path):
     from bonefrac.infer.analysis import FractureAnalyser
 
     assert card.classifier is not None and card.operating_points is not None
-    classifier_sha256 = _sha256(MODEL_DIR / card.classifier.file)
+    classifier_sha256 = file_sha256(MODEL_DIR / card.classifier.file)
     assert model["classifier"]["sha256"] == card.classifier.sha256 == classifier_sha256
     assert described["classifier"]["sha256"] == card.classifier.sha256
     points = body["operating_points"]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import shutil
 import subprocess
 import sys
@@ -14,6 +13,7 @@ from bonefrac.card.record import ModelCard, OperatingPoint, read_model_card, wri
 from bonefrac.cli import app
 from bonefrac.errors import ConfigError, EvaluationError, ModelError
 from bonefrac.evaluate.eval_file import read_eval_report
+from bonefrac.hashing import file_sha256
 
 runner = CliRunner()
 
@@ -128,9 +128,6 @@ def test_evaluate_pt_end_to_end(tiny_pt_weights, synthetic_dataset, tmp_path):
     assert (tmp_path / "cmp" / "compare.csv").read_text().count("\n") == 3
 
 
-def _sha256(path):
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
 
 def _flat(output):
     return " ".join(output.split())  # rich wraps long lines
@@ -165,7 +162,7 @@ def shipped_folder(tiny_onnx_model, synthetic_dataset, tmp_path):
         class_names=["fractured"],
         input_size=64,
         operating_point=point,
-        weights_sha256=_sha256(folder / "model.onnx"),
+        weights_sha256=file_sha256(folder / "model.onnx"),
     )
     write_model_card(card, folder / "model_card.json")
     return folder
@@ -181,10 +178,10 @@ def test_evaluating_a_shipped_model_on_test_leaves_its_card_alone(shipped_folder
     """The reported attack: `bonefrac evaluate --weights deploy/model/model.onnx --split test` rewrote the
     card's operating point with one chosen on test. Now auto measures the card's point and writes nothing."""
     card_path = shipped_folder / "model_card.json"
-    before = _sha256(card_path)
+    before = file_sha256(card_path)
     result = _evaluate(shipped_folder, synthetic_dataset, "--split", "test")
     assert result.exit_code == 0, result.output
-    assert _sha256(card_path) == before
+    assert file_sha256(card_path) == before
     evaluation = read_eval_report(shipped_folder / "eval-test" / "eval.json")
     point = evaluation.operating_point
     assert (point.threshold, point.rule, point.split) == (0.1065, "max_f1", "val")
@@ -194,7 +191,7 @@ def test_evaluating_a_shipped_model_on_test_leaves_its_card_alone(shipped_folder
 @pytest.mark.slow
 def test_choosing_on_test_is_refused_unless_forced(shipped_folder, synthetic_dataset):
     card_path = shipped_folder / "model_card.json"
-    before = _sha256(card_path)
+    before = file_sha256(card_path)
     refused = _evaluate(shipped_folder, synthetic_dataset, "--split", "test", "--rule", "max-f1")
     assert isinstance(refused.exception, EvaluationError), refused.output
     assert "refusing to choose an operating point on the test split" in str(refused.exception)
@@ -208,17 +205,17 @@ def test_choosing_on_test_is_refused_unless_forced(shipped_folder, synthetic_dat
     assert "not written into the card; pass --write-card" in _flat(forced.output)
     point = read_eval_report(shipped_folder / "eval-test" / "eval.json").operating_point
     assert (point.rule, point.split) == ("max_f1", "test") and "optimistic" in point.note
-    assert _sha256(card_path) == before
+    assert file_sha256(card_path) == before
 
 
 @pytest.mark.slow
 def test_choosing_on_val_writes_the_card_only_when_asked(shipped_folder, synthetic_dataset):
     card_path = shipped_folder / "model_card.json"
-    before = _sha256(card_path)
+    before = file_sha256(card_path)
     chosen = ["--split", "val", "--rule", "target-sensitivity"]
     kept = _evaluate(shipped_folder, synthetic_dataset, *chosen)
     assert kept.exit_code == 0, kept.output
-    assert _sha256(card_path) == before
+    assert file_sha256(card_path) == before
     assert "the operating point was not written into the card; pass --write-card" in _flat(kept.output)
 
     written = _evaluate(shipped_folder, synthetic_dataset, *chosen, "--write-card")

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import hashlib
-
 import pytest
+
+from bonefrac.hashing import file_sha256
 
 pytestmark = pytest.mark.slow
 
@@ -15,7 +15,7 @@ def test_real_model_detect_answers_with_model_facts(api_client, tiny_onnx_model,
     )
     assert response.status_code == 200, response.text
     body = response.json()
-    assert body["model"]["sha256"] == hashlib.sha256(tiny_onnx_model.read_bytes()).hexdigest()
+    assert body["model"]["sha256"] == file_sha256(tiny_onnx_model)
     assert body["image"]["width"] == 128 and body["image"]["height"] == 100
     for box in body["detections"]:
         x1, y1, x2, y2 = box["xyxy"]
@@ -64,6 +64,6 @@ def test_real_pair_answers_with_the_classifiers_probability_and_a_call(
     assert body["image"]["call"] == "high_specificity"
     weaker = len(tiny_pair_reference.confidences) - 1
     assert [d["tier"] for d in body["detections"]] == ["high_specificity"] + ["high_sensitivity"] * weaker
-    sha = hashlib.sha256((model.parent / "classifier.onnx").read_bytes()).hexdigest()
+    sha = file_sha256(model.parent / "classifier.onnx")
     assert body["model"]["classifier"]["sha256"] == sha == described["classifier"]["sha256"]
     assert described["operating_points"]["tiered"] is True
