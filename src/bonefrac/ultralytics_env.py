@@ -1,4 +1,5 @@
-"""Make ultralytics run offline: no downloads, no auto-installs, a project-owned config dir with a font.
+"""Make ultralytics run offline: no downloads, no auto-installs, a project-owned config dir with a font; and
+turn what its predictor returns into `Detections` (`first_detections`), the one place that reads `Results`.
 
 Call `prepare_ultralytics()` before the first `import ultralytics` (train/, export/ and the .pt path of
 evaluate/ do); the serving path never imports this module's target.
@@ -9,8 +10,14 @@ from __future__ import annotations
 import logging
 import os
 import shutil
+from collections.abc import Iterable
 from pathlib import Path
 from types import ModuleType
+from typing import Any
+
+import numpy as np
+
+from bonefrac.records import Detections
 
 logger = logging.getLogger(__name__)
 
@@ -76,3 +83,29 @@ def prepare_ultralytics() -> ModuleType:
     if changes:
         SETTINGS.update(changes)
     return ultralytics
+
+
+def _numpy(values: Any) -> np.ndarray:
+    """A torch tensor (on any device) or an array as a numpy array."""
+    return values if isinstance(values, np.ndarray) else values.cpu().numpy()
+
+
+def first_detections(
+    results: Iterable[object], class_names: tuple[str, ...]
+) -> tuple[Detections, tuple[int, int]] | None:
+    """The first `Results` of a `model.predict(...)` call as `Detections` and the (height, width) its boxes
+    refer to; None when ultralytics returned no result."""
+    from ultralytics.engine.results import Results
+
+    for result in results:
+        if not isinstance(result, Results):
+            raise TypeError(f"ultralytics returned {type(result).__name__}, not Results (embed set?)")
+        height, width = (int(v) for v in result.orig_shape[:2])
+        boxes = result.boxes
+        if boxes is None:  # not a detect model's result
+            return Detections.empty(class_names), (height, width)
+        detections = Detections(
+            _numpy(boxes.xyxy), _numpy(boxes.conf), _numpy(boxes.cls).astype(np.int64), class_names
+        )
+        return detections, (height, width)
+    return None

@@ -12,7 +12,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 
@@ -25,7 +25,8 @@ from bonefrac.records import DatasetSpec, Detections
 logger = logging.getLogger(__name__)
 
 DEFAULT_CONF_FLOOR = 0.001
-WEIGHT_KINDS = {".pt": "pt", ".onnx": "onnx"}
+WeightKind = Literal["pt", "onnx"]
+WEIGHT_KINDS: dict[str, WeightKind] = {".pt": "pt", ".onnx": "onnx"}
 PREDICTIONS_FORMAT = "bonefrac.predictions/1"
 
 
@@ -68,7 +69,7 @@ class PredictionSet:
     imgsz: int | None = None
 
 
-def weights_kind(weights: Path) -> str:
+def weights_kind(weights: Path) -> WeightKind:
     """'pt' or 'onnx' for an existing weights file; ModelError otherwise."""
     weights = Path(weights)
     kind = WEIGHT_KINDS.get(weights.suffix.lower())
@@ -124,7 +125,7 @@ def predict_split(
 def _predict_pt(
     weights: Path, images: Sequence[Path], conf: float, iou: float, imgsz: int | None
 ) -> tuple[list[ImagePrediction], list[str], int | None, tuple[str, ...]]:
-    from bonefrac.ultralytics_env import prepare_ultralytics
+    from bonefrac.ultralytics_env import first_detections, prepare_ultralytics
 
     prepare_ultralytics()
     import cv2
@@ -156,19 +157,12 @@ def _predict_pt(
             skipped.append(f"{path}: {exc}")
             logger.warning("skipping %s: %s", path, exc)
             continue
-        if not results:
+        found = first_detections(results, names)
+        if found is None:
             skipped.append(f"{path}: ultralytics returned no result for it")
             logger.warning("skipping %s: ultralytics returned no result for it", path)
             continue
-        result = results[0]
-        boxes = result.boxes
-        height, width = (int(v) for v in result.orig_shape[:2])
-        detections = Detections(
-            boxes.xyxy.cpu().numpy(),
-            boxes.conf.cpu().numpy(),
-            boxes.cls.cpu().numpy().astype(np.int64),
-            names,
-        )
+        detections, (height, width) = found
         predictions.append(ImagePrediction(Path(path), width, height, detections))
     return predictions, skipped, used_imgsz, names
 

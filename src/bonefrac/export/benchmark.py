@@ -75,8 +75,10 @@ def random_yolo11n(out_dir: Path) -> Path:
 
     torch.manual_seed(0)
     model = YOLO("yolo11n.yaml")
-    model.model = DetectionModel("yolo11n.yaml", nc=1, verbose=False)  # one class, like a fracture model
-    model.model.names = {0: "fractured"}
+    network = DetectionModel("yolo11n.yaml", nc=1, verbose=False)  # one class, like a fracture model
+    network.names = {0: "fractured"}
+    # ultralytics leaves Model.model unannotated; mypy infers `str | None` from its __init__
+    model.model = network  # type: ignore[assignment]
     path = out_dir / "yolo11n_random.pt"
     model.save(str(path))
     return path

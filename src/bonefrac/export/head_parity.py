@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from bonefrac.errors import ExportError
 from bonefrac.infer.preprocess import preprocess
 from bonefrac.records import Radiograph
 
@@ -40,13 +41,19 @@ def compare_heads(
 
     engine = next(iter(predictors.values()))
     size = engine.input_size
-    model = YOLO(str(weights)).model.float().eval()
+    network = YOLO(str(weights)).model
+    if not isinstance(network, torch.nn.Module):
+        raise ExportError(f"{weights} holds no torch model (ultralytics loaded {type(network).__name__})")
+    model = network.float().eval()
     letterbox = LetterBox(size, auto=False, stride=int(max(model.stride)))
     stats = {"max_input_diff": 0.0, "max_score_diff": 0.0, "max_box_diff_px": 0.0}
     failures: list[str] = []
     for name, image in images:
         bgr = np.ascontiguousarray(image.pixels[:, :, ::-1])
-        boxed = letterbox(image=bgr)[:, :, ::-1]  # back to RGB, as ultralytics' preprocess does
+        boxed_bgr = letterbox(image=bgr)  # an array when no labels are given
+        if not isinstance(boxed_bgr, np.ndarray):
+            raise ExportError(f"ultralytics' LetterBox returned {type(boxed_bgr).__name__}, not an image")
+        boxed = boxed_bgr[:, :, ::-1]  # back to RGB, as ultralytics' preprocess does
         reference = (np.ascontiguousarray(boxed.transpose(2, 0, 1))[None].astype(np.float32)) / np.float32(
             255
         )

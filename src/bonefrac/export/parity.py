@@ -193,7 +193,7 @@ def ultralytics_predict(
     weights: Path, images: Sequence[Radiograph], imgsz: int, conf: float, iou: float, max_det: int
 ) -> list[Detections]:
     """ultralytics' own `.pt` predictor on the same pixels (square letterbox), converted to Detections."""
-    from bonefrac.ultralytics_env import prepare_ultralytics
+    from bonefrac.ultralytics_env import first_detections, prepare_ultralytics
 
     prepare_ultralytics()
     from ultralytics import YOLO
@@ -201,9 +201,9 @@ def ultralytics_predict(
     model = YOLO(str(weights))
     names = tuple(str(model.names[k]) for k in sorted(model.names))
     out = []
-    for image in images:
+    for index, image in enumerate(images):
         bgr = np.ascontiguousarray(image.pixels[:, :, ::-1])
-        result = model.predict(
+        results = model.predict(
             source=bgr,
             imgsz=imgsz,
             conf=conf,
@@ -213,16 +213,11 @@ def ultralytics_predict(
             device="cpu",
             verbose=False,
             save=False,
-        )[0]
-        boxes = result.boxes
-        out.append(
-            Detections(
-                boxes.xyxy.cpu().numpy(),
-                boxes.conf.cpu().numpy(),
-                boxes.cls.cpu().numpy().astype(np.int64),
-                names,
-            )
         )
+        found = first_detections(results, names)
+        if found is None:
+            raise ExportError(f"ultralytics returned no result for image {index}")
+        out.append(found[0])
     return out
 
 
