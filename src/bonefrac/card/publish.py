@@ -182,8 +182,9 @@ def publish_model_card(
         _check_same_model(
             int8, (card.quantization or {}).get("sha256"), f"{card_path} (int8)", Path(int8_test_eval)
         )
-    pt_test = read_eval_report(pt_test_eval) if pt_test_eval is not None else None
-    if pt_test is not None:
+    pt_test = None
+    if pt_test_eval is not None:
+        pt_test = read_eval_report(pt_test_eval)
         _check_same_model(
             pt_test, card.source_weights_sha256, f"{card_path} (source .pt)", Path(pt_test_eval)
         )

@@ -15,6 +15,9 @@ from bonefrac.classify.backbone import INPUT_MEAN, INPUT_STD
 class FractureNet(nn.Module):
     """(N, 1 or 3, S, S) in [0, 1] -> (N,) fracture logits; a grey plane is repeated to three channels."""
 
+    mean: torch.Tensor  # registered buffers (ImageNet normalisation), declared for the type checker
+    std: torch.Tensor
+
     def __init__(self, backbone: nn.Module) -> None:
         super().__init__()
         self.backbone = backbone

@@ -67,7 +67,7 @@ def _resolve_data(config: ClassifierConfig) -> tuple[Any, Any]:
             "(paths are relative to the folder you run bonefrac from)"
         )
     source = load_dataset(source_yaml)
-    trained = load_dataset(ensure_subset(config, source)) if config.subset is not None else source  # type: ignore[arg-type]
+    trained = load_dataset(ensure_subset(config, source)) if config.subset is not None else source
     for split in ("train", "val"):
         if not trained.splits.get(split):
             raise DatasetError(f"{trained.yaml_path}: classifier training needs a non-empty {split!r} split")
@@ -243,8 +243,10 @@ def train_classifier(config: ClassifierConfig, *, overwrite: bool = False) -> Cl
     sampler = torch.utils.data.WeightedRandomSampler(
         balanced_sample_weights(train.labels).tolist(), epoch_images, replacement=True, generator=generator
     )
-    loader = torch.utils.data.DataLoader(
-        AugmentedImages(train, config.augment),
+    loader: torch.utils.data.DataLoader[tuple[torch.Tensor, torch.Tensor]] = torch.utils.data.DataLoader(
+        # a map-style dataset by protocol (__len__, __getitem__), torch-free to import; torch's stubs accept
+        # only Dataset subclasses, the loader itself takes any such object
+        AugmentedImages(train, config.augment),  # type: ignore[arg-type]
         batch_size=config.batch,
         sampler=sampler,
         num_workers=config.workers,

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import typer
 from rich.console import Console
 from rich.table import Table
+
+from bonefrac.records import SplitMetrics
 
 console = Console()
 
@@ -38,7 +41,7 @@ def train(
     console.print(f"weights: {result.best_weights}")
 
 
-def _print_result_table(results: list) -> None:  # type: ignore[type-arg]
+def _print_result_table(results: Sequence[tuple[Path, Mapping[str, SplitMetrics]]]) -> None:
     table = Table("run", "split", "images", "P", "R", "mAP50", "mAP50-95")
     for run_dir, metrics in results:
         for split, m in metrics.items():

@@ -136,7 +136,9 @@ def write_subset(
     entries: dict[str, str] = {}
     for split, images in spec.splits.items():
         filtering = options.filter_splits is None or split in options.filter_splits
-        kept, backgrounds, counts = [], [], {"source_images": len(images), "dropped_duplicates": 0}
+        kept: list[tuple[Path, list[str]]] = []
+        backgrounds: list[tuple[Path, list[str]]] = []
+        counts = {"source_images": len(images), "dropped_duplicates": 0}
         bad_lines = 0
         for image in images:
             if image in leaked and split != "train":

@@ -70,10 +70,10 @@ def group_images(
     name, wanted = parse_column_spec(column_spec)
     _check_columns([key, *wanted], columns, csv_path)
     by_key: dict[str, dict[str, str]] = {}
-    for row in rows:
-        value = (row.get(key) or "").strip()
-        by_key[value] = row
-        by_key.setdefault(Path(value).stem, row)
+    for entry in rows:
+        value = (entry.get(key) or "").strip()
+        by_key[value] = entry
+        by_key.setdefault(Path(value).stem, entry)
     groups, unmatched = [], 0
     for path in image_paths:
         row = by_key.get(Path(path).name) or by_key.get(Path(path).stem)

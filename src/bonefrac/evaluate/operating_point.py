@@ -185,8 +185,9 @@ def write_operating_point(
     )
     if path.is_file():
         card = read_model_card(path)
-        int8_sha = (card.quantization or {}).get("sha256")
-        known = {card.weights_sha256, card.source_weights_sha256, int8_sha} - {None}
+        int8_sha: str | None = (card.quantization or {}).get("sha256")
+        described = (card.weights_sha256, card.source_weights_sha256, int8_sha)
+        known = {sha for sha in described if sha is not None}
         if int8_sha is not None and digest in known:
             logger.warning(
                 "%s is shared by the float and int8 models; its operating point now comes from %s",

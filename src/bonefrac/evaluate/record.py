@@ -8,11 +8,11 @@ truth), `ci95` is None without bootstrap. Keys follow the training run's metrics
 from __future__ import annotations
 
 import math
-from typing import Literal
+from typing import Final, Literal
 
 from pydantic import BaseModel, ConfigDict, field_validator
 
-EVAL_FORMAT = "bonefrac.eval/2"
+EVAL_FORMAT: Final = "bonefrac.eval/2"
 OLD_EVAL_FORMATS = ("bonefrac.eval/1",)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable
+from typing import TypedDict
 
 import numpy as np
 
@@ -181,8 +182,24 @@ def breakdown_by_groups(
     return groups
 
 
-def _box_scores(metric: Callable[[str], Metric]) -> dict[str, Metric]:
-    return {key: metric(f"box.{key}") for key in ("map50", "map50_95", "precision", "recall", "f1")}
+class _BoxScoreFields(TypedDict):
+    """The fields of `BoxScores`, to be spread into a record that extends it."""
+
+    map50: Metric
+    map50_95: Metric
+    precision: Metric
+    recall: Metric
+    f1: Metric
+
+
+def _box_scores(metric: Callable[[str], Metric]) -> _BoxScoreFields:
+    return _BoxScoreFields(
+        map50=metric("box.map50"),
+        map50_95=metric("box.map50_95"),
+        precision=metric("box.precision"),
+        recall=metric("box.recall"),
+        f1=metric("box.f1"),
+    )
 
 
 def _image_metrics(

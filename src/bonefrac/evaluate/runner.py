@@ -29,6 +29,7 @@ from bonefrac.evaluate.operating_point import (
 from bonefrac.evaluate.predictions import (
     DEFAULT_CONF_FLOOR,
     PredictionSet,
+    WeightKind,
     load_ground_truth,
     load_predictions,
     predict_split,
@@ -147,7 +148,7 @@ def run_evaluation(options: EvaluateOptions) -> EvalOutcome:
     if warning is not None:
         choice = choice.model_copy(update={"note": "; ".join(filter(None, (choice.note, warning)))})
     measured = compute_results(prepared, choice, options.bootstrap, options.seed)
-    if options.metadata is not None:
+    if options.metadata is not None and options.metadata_column is not None:  # both or neither (checked)
         grouping = group_images(
             options.metadata,
             options.metadata_column,
@@ -222,6 +223,7 @@ def _two_tier(
     """Both tiers: chosen on this split, or the card's (rule card); measured here, with the classifier."""
     card = read_model_card(card_path) if card_path.is_file() else None
     classifier_path = options.classifier
+    card_points: OperatingPoints | None = None
     if rule == "card":
         if card is None or card.operating_points is None:
             raise EvaluationError(
@@ -229,13 +231,14 @@ def _two_tier(
                 f"points in {card_path}; choose them on the val split first "
                 "(--split val --two-tier --write-card --classifier ...)"
             )
+        card_points = card.operating_points
         classifier_path = classifier_path or card_classifier_path(card, options.weights)
     paths = [p.path for p in prepared.predictions]
     probabilities = (
         classifier_probabilities(classifier_path, paths, out_dir) if classifier_path is not None else None
     )
-    if rule == "card":
-        points = card.operating_points  # type: ignore[union-attr]
+    if card_points is not None:
+        points = card_points
     else:
         points = choose_operating_points(
             prepared.scores,
@@ -281,7 +284,7 @@ def card_summary(report: EvalReport) -> dict[str, Any]:
 
 
 def _provenance(
-    options: EvaluateOptions, predictions: PredictionSet, fingerprint: str, kind: str
+    options: EvaluateOptions, predictions: PredictionSet, fingerprint: str, kind: WeightKind
 ) -> dict[str, Any]:
     return {
         "model": ModelInfo(

@@ -84,7 +84,7 @@ def choose_operating_points(
     """Both tiers and the fusion weight, chosen on one split's scores."""
     positive = np.asarray(positive, bool)
     ones = np.ones((1, len(positive)))
-    auroc = {"detector": float(m.auroc(detector, positive, ones)[0])}
+    auroc: dict[str, float | None] = {"detector": float(m.auroc(detector, positive, ones)[0])}
     weight = 0.0
     if classifier is not None:
         weight, _ = choose_classifier_weight(detector, classifier, positive)

@@ -20,7 +20,7 @@ import numpy as np
 from bonefrac.card.classifier import ClassifierCard
 from bonefrac.card.record import ModelCard, OperatingPoints
 from bonefrac.errors import ModelError
-from bonefrac.infer.tiers import ImageCall, box_tiers, image_call, image_score, points_for
+from bonefrac.infer.tiers import BoxTier, ImageCall, box_tiers, image_call, image_score, points_for
 from bonefrac.records import Detections, Radiograph
 
 # Boxes are found down to this confidence so the image score sees the detector's highest box, as evaluation
@@ -52,7 +52,7 @@ class ImageFinding:
     """What the product says about one image."""
 
     detections: Detections  # the boxes drawn, strongest first
-    box_tiers: tuple[str, ...]  # "high_specificity" (solid) or "high_sensitivity" (dashed), one per box
+    box_tiers: tuple[BoxTier, ...]  # "high_specificity" (solid) or "high_sensitivity" (dashed), one per box
     detector_score: float  # the detector's highest box confidence (0 without boxes)
     fracture_probability: float | None  # the classifier's, None without a classifier
     image_score: float  # what the tiers' image thresholds apply to

@@ -16,10 +16,8 @@ from pydantic import BaseModel, Field
 
 from bonefrac.card.record import Tier
 from bonefrac.infer.analysis import FractureAnalyser, ImageFinding
-from bonefrac.infer.tiers import ImageCall
+from bonefrac.infer.tiers import BoxTier, ImageCall
 from bonefrac.records import Radiograph
-
-BoxTier = Literal["high_specificity", "high_sensitivity"]
 
 
 class ClassifierInfo(BaseModel):
@@ -162,7 +160,7 @@ def detections_out(finding: ImageFinding, image: Radiograph) -> list[DetectionOu
                 height_px=round(height, 2),
                 width_mm=round(width * spacing[1], 2) if spacing else None,
                 height_mm=round(height * spacing[0], 2) if spacing else None,
-                tier=tier,  # type: ignore[arg-type]  # box_tiers holds tier names only
+                tier=tier,
             )
         )
     return out

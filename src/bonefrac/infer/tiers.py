@@ -21,6 +21,7 @@ import numpy as np
 from bonefrac.card.record import ModelCard, OperatingPoints, Tier
 
 ImageCall = Literal["high_specificity", "high_sensitivity", "negative"]
+BoxTier = Literal["high_specificity", "high_sensitivity"]
 CALLS: tuple[ImageCall, ...] = ("high_specificity", "high_sensitivity", "negative")
 
 
@@ -72,7 +73,7 @@ def box_tiers(
     confidences: np.ndarray,
     call: ImageCall,
     min_confidence: float | None = None,
-) -> list[str | None]:
+) -> list[BoxTier | None]:
     """Each box's tier (None: not drawn). `min_confidence` (a user's slider, a request's threshold) replaces
     the high-sensitivity box threshold and lets boxes show on any image; the solid tier keeps its own
     threshold, and no box below `min_confidence` is drawn."""
@@ -80,7 +81,7 @@ def box_tiers(
     sens_box = points.high_sensitivity.box_threshold if min_confidence is None else float(min_confidence)
     if min_confidence is not None:
         spec_box = max(spec_box, float(min_confidence))
-    tiers: list[str | None] = []
+    tiers: list[BoxTier | None] = []
     for confidence in np.asarray(confidences, dtype=np.float64).reshape(-1):
         if (call == "high_specificity" or min_confidence is not None) and confidence >= spec_box:
             tiers.append("high_specificity")

@@ -7,7 +7,7 @@ import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import TypeVar
+from typing import Any, TypeVar
 
 T = TypeVar("T")
 
@@ -105,6 +105,6 @@ class InferenceGate:
         self._executor.shutdown(wait=True, cancel_futures=False)
 
 
-def _ignore_result(future: asyncio.Future) -> None:  # type: ignore[type-arg]
+def _ignore_result(future: asyncio.Future[Any]) -> None:
     if not future.cancelled():
         future.exception()

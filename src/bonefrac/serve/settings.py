@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -98,9 +98,9 @@ class ServeSettings(BaseSettings):
         return result
 
 
-def load_settings(**overrides: object) -> ServeSettings:
+def load_settings(**overrides: Any) -> ServeSettings:
     """Settings from the environment with explicit overrides on top; ConfigError names what is wrong."""
     try:
-        return ServeSettings(**{k: v for k, v in overrides.items() if v is not None})  # type: ignore[arg-type]
+        return ServeSettings(**{k: v for k, v in overrides.items() if v is not None})
     except ValidationError as exc:
         raise ConfigError(explain_validation_error(ServeSettings, exc, "BONEFRAC_* settings")) from exc

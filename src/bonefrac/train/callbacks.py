@@ -57,6 +57,7 @@ def results_csv_without_polars() -> Iterator[None]:
         return {key.strip(): [_number(row[key]) for row in rows] for key in (rows[0] if rows else {})}
 
     logger.info("polars is not installed: results.csv is read with the csv module")
+    # patching a method of ultralytics' class for this run: mypy forbids assigning to methods
     trainer_module.BaseTrainer.read_results_csv = read_results_csv  # type: ignore[method-assign]
     try:
         yield

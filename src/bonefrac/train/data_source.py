@@ -12,9 +12,11 @@ import random
 import shutil
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 import yaml
 
+from bonefrac.data.subsets import SubsetOptions
 from bonefrac.data.yolo_format import label_path_for, load_dataset, read_label_lines
 from bonefrac.errors import DatasetError
 from bonefrac.records import DatasetSpec
@@ -63,7 +65,20 @@ def ensure_synthetic_data(config: TrainConfig, synthetic: SyntheticData) -> Path
     return yaml_path
 
 
-def ensure_subset(config: TrainConfig, source: DatasetSpec) -> Path:
+class SubsetRunConfig(Protocol):
+    """What `ensure_subset` reads of a run's config (a detector's TrainConfig, the classifier's config)."""
+
+    @property
+    def subset(self) -> SubsetOptions | None: ...
+
+    @property
+    def runs_dir(self) -> str: ...
+
+    @property
+    def experiment(self) -> str: ...
+
+
+def ensure_subset(config: SubsetRunConfig, source: DatasetSpec) -> Path:
     """Write the config's subset of `source` once per (data, options) under runs/<experiment>/_data/."""
     from bonefrac.data.subsets import write_subset
 

@@ -25,7 +25,7 @@ from bonefrac.train.config import (
     nest_dotted,
     read_saved_config,
 )
-from bonefrac.train.registry import run_state
+from bonefrac.train.registry import RunState, run_state
 
 logger = logging.getLogger(__name__)
 
@@ -153,9 +153,12 @@ class CellOutcome:
     action: RunAction
 
 
+ACTION_FOR_STATE: dict[RunState, RunAction] = {"finished": "skip", "interrupted": "resume", "new": "train"}
+
+
 def planned_action(run: PlannedRun) -> RunAction:
     state = run_state(run.config.run_dir)
-    return {"finished": "skip", "interrupted": "resume", "new": "train"}[state]  # type: ignore[return-value]
+    return ACTION_FOR_STATE[state]
 
 
 def _warn_if_config_changed(run: PlannedRun) -> None:
