@@ -6,14 +6,17 @@ PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 # torch is pinned to the build that lies on this project's CI machines (see constraints.txt).
 PIP_INSTALL := $(PIP) install --disable-pip-version-check -q -c constraints.txt
+# The type check is blocking: `make test`, `make test-fast` and `make lint` run it first, and a type error stops them.
+TYPECHECK := $(PY) -m mypy src/bonefrac
 
-.PHONY: help venv browser-deps test test-fast lint run clean test-containers images container-smoke
+.PHONY: help venv browser-deps typecheck test test-fast lint run clean test-containers images container-smoke
 
 help:
 	@echo "make run        set up and start bonefrac on its built-in default"
-	@echo "make test       set up and run the whole test suite"
-	@echo "make test-fast  the suite without the slow container stage"
-	@echo "make lint       ruff over src, tests and bench"
+	@echo "make test       set up, type-check (mypy) and run the whole test suite"
+	@echo "make test-fast  type-check, then the suite without the slow container stage"
+	@echo "make lint       ruff over src, tests and bench, and mypy over src/bonefrac"
+	@echo "make typecheck  mypy over src/bonefrac alone"
 	@echo "make test-containers  only the container stage (podman: build, compose up, probe, tear down)"
 	@echo "make images     build the api and ui images with podman (BONEFRAC_MODEL_DIR: the model to bake in)"
 	@echo "make container-smoke  build, start, probe and stop the compose stack by hand (deploy/podman/smoke.sh)"
@@ -37,20 +40,26 @@ browser-deps:
 	$$SUDO apt-get update -q && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium chromium-driver \
 	  || echo "browser-deps: apt-get failed; the browser test will skip"
 
+typecheck: venv
+	$(TYPECHECK)
+
 test: venv browser-deps
+	$(TYPECHECK)
 	$(PY) -m pytest -q
 
 test-fast: venv browser-deps
+	$(TYPECHECK)
 	$(PY) -m pytest -q -m "not container"
 
 lint: venv
 	$(PY) -m ruff check src tests bench
+	$(TYPECHECK)
 
 run:
 	PYTHON=$(PYTHON) ./scripts/run.sh
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache .data runs
+	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache .data runs
 
 # Container stage (deploy/): `make test` runs it too; `make test-fast` leaves it out.
 test-containers: venv

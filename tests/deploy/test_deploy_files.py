@@ -179,6 +179,20 @@ def test_workflow_has_lint_typecheck_tests_images_and_tag_push() -> None:
     assert tags == ["v*"]
 
 
+def test_type_check_is_blocking_in_ci_and_make() -> None:
+    """mypy fails CI on GitHub and in `make test` (`.ci/run`): no continue-on-error, no `|| true`."""
+    jobs = yaml.safe_load((REPO_ROOT / ".github" / "workflows" / "ci.yml").read_text())["jobs"]
+    mypy_steps = [s for job in jobs.values() for s in job["steps"] if "mypy src/bonefrac" in s.get("run", "")]
+    assert mypy_steps, "no mypy step in ci.yml"
+    for step in mypy_steps:
+        assert not step.get("continue-on-error") and "|| true" not in step["run"]
+    makefile = (REPO_ROOT / "Makefile").read_text()
+    assert "TYPECHECK := $(PY) -m mypy src/bonefrac" in makefile and "|| true" not in makefile
+    for target in ("test", "test-fast", "lint"):
+        recipe = makefile.split(f"\n{target}:", 1)[1].split("\n\n", 1)[0]
+        assert "$(TYPECHECK)" in recipe, f"make {target} does not run the type check"
+
+
 @pytest.mark.parametrize(
     ("path", "schema"),
     [(".github/workflows/ci.yml", "vendor.github-workflows"), ("deploy/compose.yaml", "vendor.compose-spec")],
