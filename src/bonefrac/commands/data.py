@@ -256,7 +256,7 @@ def split(
     """Re-split a data set without leaks: whole groups (patients, augmented families, copies of one
     radiograph) go to one split, stratified by fracture presence and class. Images and labels stay put."""
     from bonefrac.config import build_config
-    from bonefrac.data.splits import SplitOptions, split_dataset
+    from bonefrac.data.splits import SplitOptions, check_options, split_dataset
     from bonefrac.data.yolo_format import load_dataset
 
     options = build_config(
@@ -272,6 +272,7 @@ def split(
         },
         "command-line options",
     )
+    check_options(options)  # before the progress bars start
     spec = load_dataset(data_yaml)
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with Progress(*columns, console=progress_console, auto_refresh=False) as progress:
