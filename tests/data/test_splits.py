@@ -336,12 +336,14 @@ def test_small_data_sets_still_fill_every_split_and_too_few_groups_are_refused(t
         split_dataset(spec, tmp_path / "cv", SplitOptions(folds=8), workers=1)
 
 
-def test_test_share_zero_writes_no_test_split(two_class_dataset, tmp_path):
-    result = split_dataset(load_dataset(two_class_dataset), tmp_path / "o", SplitOptions(test=0.0), workers=1)
-    assert set(result.record["splits"]) == {"train", "val"}
-    assert (
-        not (tmp_path / "o" / "test.txt").exists() and "test" not in load_dataset(result.yaml_paths[0]).splits
+@pytest.mark.parametrize(("options", "left_out"), [({"test": 0.0}, "test"), ({"val": 0.0}, "val")])
+def test_a_share_of_zero_writes_no_such_split(two_class_dataset, tmp_path, options, left_out):
+    result = split_dataset(
+        load_dataset(two_class_dataset), tmp_path / "o", SplitOptions(**options), workers=1
     )
+    assert set(result.record["splits"]) == {"train", "val", "test"} - {left_out}
+    assert not (tmp_path / "o" / f"{left_out}.txt").exists()
+    assert set(load_dataset(result.yaml_paths[0]).splits) == {"train", "val", "test"} - {left_out}
 
 
 @pytest.mark.parametrize(
