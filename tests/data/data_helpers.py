@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
+import shutil
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
+from PIL import Image, ImageEnhance, ImageOps
 
 from bonefrac.data.synth import render_radiograph
+from bonefrac.data.yolo_format import label_path_for, read_label_lines
 
 
 def radiograph(seed: int, size: int = 96) -> Image.Image:
@@ -42,3 +45,71 @@ def write_label(image_path: Path, lines: list[str] | None) -> None:
 
 BOX = "0 0.500000 0.500000 0.200000 0.200000"
 OTHER_BOX = "0 0.200000 0.200000 0.100000 0.100000"
+
+
+def copy_dataset(yaml_path: Path, dest: Path) -> Path:
+    """A writable copy of the data set folder holding yaml_path; returns the copy's data.yaml."""
+    shutil.copytree(yaml_path.parent, dest)
+    return dest / yaml_path.name
+
+
+def copy_label(source_image: Path, copy_image: Path) -> None:
+    """Give copy_image the label lines of source_image (YOLO convention on both sides)."""
+    write_label(copy_image, read_label_lines(label_path_for(source_image)))
+
+
+def plant_copies(root: Path) -> tuple[tuple[str, str], tuple[str, str]]:
+    """In a synthetic data set (`write_synthetic_dataset` layout) plant copies across splits: a byte copy of
+    train/synth_00000.png in val, and a resized JPEG of train/synth_00001.png in test (labels copied).
+    Returns both (original, copy) pairs as paths relative to root."""
+    exact = (root / "images/train/synth_00000.png", root / "images/val/copy_of_00000.png")
+    exact[1].write_bytes(exact[0].read_bytes())
+    near = (root / "images/train/synth_00001.png", root / "images/test/resized_00001.jpg")
+    with Image.open(near[0]) as original:
+        near[1].write_bytes(jpeg_bytes(original.resize((100, 100), Image.Resampling.LANCZOS), quality=85))
+    for original, copy in (exact, near):
+        copy_label(original, copy)
+    return (
+        (exact[0].relative_to(root).as_posix(), exact[1].relative_to(root).as_posix()),
+        (near[0].relative_to(root).as_posix(), near[1].relative_to(root).as_posix()),
+    )
+
+
+ROBOFLOW_SPLITS = ("train", "valid", "test")
+
+
+def _augmentations(
+    image: Image.Image, box: tuple[float, float, float, float]
+) -> list[tuple[Image.Image, tuple[float, float, float, float]]]:
+    """Three augmented versions of one radiograph, as Roboflow exports them, with their moved boxes."""
+    cx, cy, w, h = box
+    return [
+        (ImageOps.mirror(image), (1 - cx, cy, w, h)),
+        (image.rotate(180), (1 - cx, 1 - cy, w, h)),
+        (ImageEnhance.Brightness(image).enhance(1.3), (cx, cy, w, h)),
+    ]
+
+
+def write_roboflow_export(root: Path, families: int, extra_unmatched: int = 0) -> Path:
+    """A Roboflow-style export: each of `families` source radiographs written in three augmented versions
+    named img<k>_png.rf.<hex>.jpg, the versions of one family spread over train/valid/test; every third
+    family without a fracture. `extra_unmatched` images named plain_<i>.jpg in train. Returns data.yaml."""
+    box = (0.3, 0.4, 0.1, 0.2)
+    for k in range(families):
+        versions = _augmentations(radiograph(100 + k, 96).convert("L"), box)
+        for j, (image, (cx, cy, w, h)) in enumerate(versions):
+            digest = hashlib.sha1(f"img{k}-{j}".encode()).hexdigest()
+            path = root / ROBOFLOW_SPLITS[(k + j) % 3] / "images" / f"img{k}_png.rf.{digest}.jpg"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(jpeg_bytes(image))
+            write_label(path, [] if k % 3 == 2 else [f"0 {cx:.6f} {cy:.6f} {w:.6f} {h:.6f}"])
+    for i in range(extra_unmatched):
+        path = root / "train" / "images" / f"plain_{i}.jpg"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(jpeg_bytes(radiograph(500 + i, 96)))
+        write_label(path, [BOX])
+    yaml_path = root / "data.yaml"
+    yaml_path.write_text(
+        "train: ../train/images\nval: ../valid/images\ntest: ../test/images\nnc: 1\nnames: ['fracture']\n"
+    )
+    return yaml_path

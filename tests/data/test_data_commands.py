@@ -65,6 +65,42 @@ def test_data_subset_command_rejects_an_unknown_class(two_class_dataset, tmp_pat
     assert stop.value.code == 2 and "'x' is not a class" in capsys.readouterr().err
 
 
+def test_data_split_command_groups_by_regex_and_its_result_checks_clean(tmp_path):
+    from data_helpers import write_roboflow_export
+
+    yaml_path = write_roboflow_export(tmp_path / "rf", families=6)
+    out = tmp_path / "split"
+    args = ["data", "split", str(yaml_path), "--out", str(out), "--group-by", "regex"]
+    args += ["--pattern", r"(.*)\.rf\.[0-9a-f]+", "--val", "0.2", "--test", "0.2", "--seed", "3"]
+    result = runner.invoke(app, [*args, "--workers", "1"])
+    assert result.exit_code == 0, result.output
+    assert "6 groups by regex" in result.output and "split.json" in result.output
+    record = json.loads((out / "split.json").read_text())
+    assert record["seed"] == 3 and record["fractions"] == {"val": 0.2, "test": 0.2}
+    assert record["grouping"]["method"] == "regex" and record["grouping"]["group_sizes"] == {"3": 6}
+    check = runner.invoke(app, ["data", "check", str(out / "data.yaml"), "--workers", "1"])
+    assert check.exit_code == 0 and "0 errors" in check.output and "cross_split" not in check.output
+
+
+@pytest.mark.parametrize(
+    ("extra", "fragment"),
+    [
+        (["--group-by", "regex", "--pattern", "(unclosed"], "is not a valid regular expression"),
+        (["--folds", "3", "--val", "0.2"], "does not apply with folds"),
+        (["--val", "0.6", "--test", "0.4"], "val + test must be below 1"),
+    ],
+)
+def test_data_split_command_rejects_bad_options(
+    two_class_dataset, tmp_path, monkeypatch, capsys, extra, fragment
+):
+    argv = ["bonefrac", "data", "split", str(two_class_dataset), "--out", str(tmp_path / "s"), *extra]
+    monkeypatch.setattr(sys, "argv", argv)
+    with pytest.raises(SystemExit) as stop:
+        main()
+    assert stop.value.code == 2 and fragment in capsys.readouterr().err
+    assert not (tmp_path / "s").exists()
+
+
 def test_data_report_command_writes_html_and_json(synthetic_dataset, tmp_path):
     pytest.importorskip("matplotlib")
     out = tmp_path / "report"

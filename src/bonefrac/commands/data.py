@@ -1,4 +1,4 @@
-"""`bonefrac data ...`: check, report on, subset and synthesise YOLO data sets."""
+"""`bonefrac data ...`: check, report on, subset, re-split and synthesise YOLO data sets."""
 
 from __future__ import annotations
 
@@ -227,6 +227,82 @@ def subset(
             str(c["dropped_duplicates"]),
         )
     console.print(table)
+
+
+@app.command("split")
+def split(
+    data_yaml: Path = typer.Argument(..., help="The source data.yaml (all its splits are pooled)."),
+    out: Path = typer.Option(..., "--out", help="Empty folder for data.yaml, the .txt lists and split.json."),
+    val: float | None = typer.Option(
+        None, "--val", help="Share of the images for val, 0 <= f < 1 (default 0.1; not with --folds)."
+    ),
+    test: float = typer.Option(0.1, "--test", help="Share held out for test, 0 <= f < 1; 0: no test split."),
+    group_by: str = typer.Option(
+        "near-duplicates", "--group-by", help="near-duplicates, regex (--pattern) or csv (--groups-csv)."
+    ),
+    pattern: str | None = typer.Option(
+        None, "--pattern", help="Regex searched in each file name's stem; key: first capture group or match."
+    ),
+    groups_csv: Path | None = typer.Option(
+        None, "--groups-csv", help="CSV with columns image (path below the root, or file name) and group."
+    ),
+    seed: int = typer.Option(0, "--seed", help="Seed for the order groups are placed in."),
+    folds: int | None = typer.Option(
+        None, "--folds", help="K >= 2 cross-validation folds (DIR/fold_<i>/data.yaml) instead of one val."
+    ),
+    overwrite: bool = typer.Option(False, "--overwrite", help="Replace a split written before into --out."),
+    workers: int | None = typer.Option(None, "--workers", min=1, help="Processes to decode with."),
+) -> None:
+    """Re-split a data set without leaks: whole groups (patients, augmented families, copies of one
+    radiograph) go to one split, stratified by fracture presence and class. Images and labels stay put."""
+    from bonefrac.config import build_config
+    from bonefrac.data.splits import SplitOptions, check_options, split_dataset
+    from bonefrac.data.yolo_format import load_dataset
+
+    options = build_config(
+        SplitOptions,
+        {
+            "val": val,
+            "test": test,
+            "group_by": group_by,
+            "pattern": pattern,
+            "groups_csv": groups_csv,
+            "seed": seed,
+            "folds": folds,
+        },
+        "command-line options",
+    )
+    check_options(options)  # before the progress bars start
+    spec = load_dataset(data_yaml)
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=progress_console, auto_refresh=False) as progress:
+        result = split_dataset(
+            spec, out, options, workers=workers, overwrite=overwrite, on_progress=_progress_callback(progress)
+        )
+    record = result.record
+    table = Table(title=f"{result.out_dir} (classes: {', '.join(record['class_names'])})")
+    for column in ("split", "groups", "images", "share", "positives", "boxes", "boxes per class"):
+        table.add_column(column, justify="left" if column in ("split", "boxes per class") else "right")
+    for name, c in record["splits"].items():
+        table.add_row(
+            name,
+            str(c["groups"]),
+            str(c["images"]),
+            f"{c['image_share']:.1%}",
+            f"{c['positives']} ({c['positive_share']:.1%})",
+            str(c["boxes"]),
+            ", ".join(f"{k} {v}" for k, v in c["boxes_per_class"].items()),
+        )
+    console.print(table)
+    grouping = record["grouping"]
+    unmatched = f", {grouping['unmatched_images']} images unmatched" if grouping["method"] == "regex" else ""
+    console.print(
+        f"{grouping['groups']} groups by {grouping['method']}{unmatched}; "
+        f"{grouping['merged_by_copies']} formed by merging copies of one radiograph",
+        highlight=False,
+    )
+    written = ", ".join(str(p) for p in result.yaml_paths)
+    console.print(f"wrote {written} and {result.out_dir / 'split.json'}", highlight=False)
 
 
 @app.command("report")
