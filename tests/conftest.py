@@ -51,7 +51,7 @@ def synthetic_dataset(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return write_synthetic_dataset(tmp_path_factory.mktemp("synth"), images=30, seed=0, size=128).yaml_path
 
 
-@pytest.fixture
+@pytest.fixture(scope="session")
 def fracatlas_yaml() -> Path:
     """../shared/data/fracatlas/data.yaml, or skip with the reason."""
     path = FRACATLAS / "data.yaml"

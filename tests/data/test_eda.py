@@ -22,7 +22,7 @@ def test_html_report_is_self_contained_and_has_every_section(faulty_dataset, tmp
         "Findings (5 errors",
         "Distributions",
         "Sample images",
-        "Near-duplicates across",
+        "Copies across splits",
     ):
         assert heading in page
     assert "resized_good_2.jpg" in page and "label_conflict" in page

@@ -71,13 +71,14 @@ def test_near_duplicate_grouping_keeps_planted_copies_in_one_split(planted, tmp_
 
 
 def test_near_copies_within_one_source_split_are_kept_together_too(synthetic_dataset, tmp_path):
-    """`data check` compares images across splits only; the re-split must still find two copies in train."""
+    """Two copies inside one source split (no leak yet) must still land in one split after the re-split."""
     root = copy_dataset(synthetic_dataset, tmp_path / "src").parent
     original, copy = root / "images/train/synth_00002.png", root / "images/train/resized_00002.jpg"
     with Image.open(original) as image:
         copy.write_bytes(jpeg_bytes(image.resize((100, 100), Image.Resampling.LANCZOS), quality=85))
     copy_label(original, copy)
-    assert _leaks(root / "data.yaml") == [] and run_checks(load_dataset(root / "data.yaml")).copy_groups == []
+    assert _leaks(root / "data.yaml") == []
+    assert run_checks(load_dataset(root / "data.yaml")).copy_groups == [(copy, original)]
     for seed in range(3):
         out = tmp_path / f"seed{seed}"
         result = split_dataset(load_dataset(root / "data.yaml"), out, SplitOptions(seed=seed), workers=1)

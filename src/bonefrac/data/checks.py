@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -117,6 +118,34 @@ def _orphan_findings(found: _Findings, images: dict[str, list[ImageScan]]) -> No
                 )
 
 
+def _evidence(pair: dup.DuplicatePair) -> str:
+    if pair.inliers:
+        return f"{pair.inliers} keypoints agree on one transform, pixel correlation {pair.correlation:.3f}"
+    return f"pixel correlation {pair.correlation:.3f}"
+
+
+def _copy_group_findings(
+    found: _Findings, images: dict[str, list[ImageScan]], groups: Sequence[tuple[Path, ...]]
+) -> None:
+    """One info finding per split that holds groups of copies: how many, how large (they decide a split)."""
+    split_of = {scan.path: split for split, scans in images.items() for scan in scans}
+    for split in images:
+        within = [g for group in groups if len(g := [p for p in group if split_of.get(p) == split]) > 1]
+        if not within:
+            continue
+        sizes = sorted((len(g) for g in within), reverse=True)
+        by_size = sorted(Counter(sizes).items(), reverse=True)
+        histogram = ", ".join(f"{count} of {size}" for size, count in by_size)
+        found.add(
+            "info",
+            "near_duplicate_groups",
+            split,
+            [p for g in within for p in sorted(g)],
+            f"{len(within)} groups of copies of one radiograph in {split} ({sum(sizes)} images; groups: "
+            f"{histogram}); keep each group in one split when re-splitting (`bonefrac data split`)",
+        )
+
+
 def _pair_split(pair: dup.DuplicatePair) -> str:
     return pair.split_a if pair.split_a == pair.split_b else f"{pair.split_a},{pair.split_b}"
 
@@ -154,17 +183,18 @@ def _duplicate_findings(
             )
         pairs += [p for p in dup.pairs_in_group(group) if p.a != p.b]
     for pair in near_pairs:
-        found.add(
-            "warning",
-            "cross_split_near_duplicate",
-            _pair_split(pair),
-            [pair.a, pair.b],
-            f"the same radiograph re-encoded or resized in {pair.split_a} and {pair.split_b} "
-            f"(pHash differs by {pair.hamming} of 64 bits, pixel correlation {pair.correlation:.3f})",
-        )
+        if pair.split_a != pair.split_b:
+            found.add(
+                "warning",
+                "cross_split_near_duplicate",
+                _pair_split(pair),
+                [pair.a, pair.b],
+                f"the same radiograph in {pair.split_a} and {pair.split_b}, {pair.how} "
+                f"({_evidence(pair)}): the evaluation split leaks a training image",
+            )
     for pair in pairs + near_pairs:
         la, lb = labels_by_image[pair.a], labels_by_image[pair.b]
-        reason = dup.label_disagreement(la, lb)
+        reason = dup.label_disagreement(la, lb, pair.a_to_b)
         if reason:
             found.add(
                 "error",
@@ -176,6 +206,35 @@ def _duplicate_findings(
                 f"{dup.describe_labels(lb, class_names)}",
             )
     return pairs
+
+
+def _near_copies(
+    found: _Findings,
+    images: dict[str, list[ImageScan]],
+    workers: int | None,
+    on_progress: ProgressCallback | None,
+) -> list[dup.DuplicatePair]:
+    """Copies of one radiograph in any split (see `copies`); without OpenCV and faiss, a warning instead."""
+    try:
+        import cv2  # noqa: F401
+        import faiss  # noqa: F401
+    except ImportError as exc:
+        found.add(
+            "warning",
+            "copy_search_skipped",
+            None,
+            [],
+            f"copies that are not byte-identical were not looked for: {exc.name or 'OpenCV or faiss'} is not "
+            "installed "
+            "(pip install 'bonefrac[data]' adds OpenCV and faiss)",
+        )
+        return []
+
+    def step(done: int, total: int) -> None:
+        if on_progress:
+            on_progress("compare similar images", done, total)
+
+    return dup.near_copies(images, workers, step)
 
 
 def run_checks(
@@ -211,15 +270,13 @@ def run_checks(
         _image_findings(found, split, images[split])
         _label_findings(found, split, labels[split], images[split])
     _orphan_findings(found, images)
-    candidates = dup.near_duplicate_candidates(images)
-    done = 0
-    near_pairs = dup.confirm_near_duplicates(
-        candidates, on_progress=advance("compare similar images", len(candidates))
-    )
+    near_pairs = _near_copies(found, images, workers, on_progress)
     labels_by_image = {
         scan.path: label for split in images for scan, label in zip(images[split], labels[split], strict=True)
     }
     exact_pairs = _duplicate_findings(found, images, labels_by_image, spec.class_names, near_pairs)
+    groups = dup.copy_groups(exact_pairs + near_pairs)
+    _copy_group_findings(found, images, groups)
     report = DataReport(
         yaml_path=spec.yaml_path,
         root=spec.root,
@@ -230,7 +287,7 @@ def run_checks(
         seconds=time.perf_counter() - started,
     )
     log.info("checked %d images in %.1f s: %d findings", len(tasks), report.seconds, len(report.findings))
-    return CheckOutcome(report, images, labels, near_pairs, dup.copy_groups(exact_pairs + near_pairs))
+    return CheckOutcome(report, images, labels, near_pairs, groups)
 
 
 def check_dataset(

@@ -1,4 +1,4 @@
-"""Duplicates: identical files, cross-split near-duplicates (pHash confirmed on pixels), label conflicts."""
+"""Duplicates: identical files, copies of one radiograph (found by `copies`), their groups, conflicts."""
 
 from __future__ import annotations
 
@@ -8,30 +8,33 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
 
-from bonefrac.data.image_checks import THUMB_SIDE, ImageScan, hamming, load_gray
+from bonefrac.data.image_checks import ImageScan
 from bonefrac.data.label_checks import LabelScan
+from bonefrac.geometry import cxcywh_to_xyxy, iou_matrix
 
-MAX_HAMMING = 18  # pHash bits (of 64) two candidates may differ by; pixels decide, the hash only prefilters
-MIN_CORRELATION = 0.99  # pixel correlation that confirms a candidate as the same radiograph
-MAX_ASPECT_DIFFERENCE = 0.03  # relative; a resized copy keeps its aspect ratio
-MIN_IOU = 0.5  # boxes of two copies that overlap less than this disagree
-
-_POPCOUNT = np.array([bin(i).count("1") for i in range(256)], dtype=np.uint8)
+MIN_IOU = 0.5  # boxes of two copies that overlap less than this (in one frame) disagree
+MIN_VISIBLE = 0.5  # share of a mapped box that must stay inside the other image for it to be compared
+IDENTITY = (1.0, 0.0, 0.0, 0.0, 1.0, 0.0)  # the 2x3 affine of a copy whose coordinates did not change
+Affine = tuple[float, float, float, float, float, float]
 
 
 @dataclass(frozen=True)
 class DuplicatePair:
-    """Two files holding the same radiograph: `exact` (same bytes) or `near` (re-encoded, resized)."""
+    """Two files holding one radiograph: `exact` (same bytes) or a copy (`how` says what was done to it).
+
+    `a_to_b` maps `a`'s normalised (x, y) to `b`'s (a 2x3 affine, row-major), so labels compare in one frame.
+    """
 
     a: Path
     b: Path
     split_a: str
     split_b: str
     exact: bool
-    hamming: int = 0
+    how: str = "byte-identical"
     correlation: float = 1.0
+    a_to_b: Affine = IDENTITY
+    inliers: int = 0
 
 
 def exact_duplicate_groups(scans: Mapping[str, Sequence[ImageScan]]) -> list[list[tuple[str, ImageScan]]]:
@@ -52,87 +55,20 @@ def pairs_in_group(group: Sequence[tuple[str, ImageScan]]) -> list[DuplicatePair
     ]
 
 
-def _hamming_matrix(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    xor = (a[:, None] ^ b[None, :]).view(np.uint8).reshape(len(a), len(b), 8)
-    return _POPCOUNT[xor].sum(axis=2, dtype=np.int32)
-
-
-def near_duplicate_candidates(
-    scans: Mapping[str, Sequence[ImageScan]], max_hamming: int = MAX_HAMMING
-) -> list[tuple[str, ImageScan, str, ImageScan, int]]:
-    """Pairs from different splits whose perceptual hashes differ by at most `max_hamming` bits."""
-    hashed = {split: [s for s in split_scans if s.phash is not None] for split, split_scans in scans.items()}
-    splits = list(hashed)
-    candidates = []
-    for i, split_a in enumerate(splits):
-        for split_b in splits[i + 1 :]:
-            left, right = hashed[split_a], hashed[split_b]
-            if not left or not right:
-                continue
-            hb = np.array([s.phash for s in right], dtype=np.uint64)
-            for start in range(0, len(left), 512):
-                chunk = left[start : start + 512]
-                ha = np.array([s.phash for s in chunk], dtype=np.uint64)
-                rows, cols = np.nonzero(_hamming_matrix(ha, hb) <= max_hamming)
-                for r, c in zip(rows.tolist(), cols.tolist(), strict=True):
-                    sa, sb = chunk[r], right[c]
-                    if sa.sha256 != sb.sha256:
-                        candidates.append((split_a, sa, split_b, sb, hamming(sa.phash, sb.phash)))
-    return candidates
-
-
-def _pixels(scan: ImageScan) -> np.ndarray:
-    if scan.thumbnail is not None:
-        return scan.thumbnail
-    gray = Image.fromarray(load_gray(scan.path))
-    gray.thumbnail((THUMB_SIDE, THUMB_SIDE), Image.Resampling.BOX)
-    return np.asarray(gray)
-
-
-def pixel_correlation(a: ImageScan, b: ImageScan) -> float:
-    """Pearson correlation of two images' grayscale thumbnails, brought to one size.
-
-    Rows a truncated JPEG lost (see `ImageScan.valid_rows`) are left out of the comparison in both images.
-    """
-    pa, pb = _pixels(a).astype(np.float64), _pixels(b).astype(np.float64)
-    ratio_a, ratio_b = pa.shape[1] / pa.shape[0], pb.shape[1] / pb.shape[0]
-    if abs(ratio_a - ratio_b) / max(ratio_a, ratio_b) > MAX_ASPECT_DIFFERENCE:
-        return 0.0
-    if pb.shape != pa.shape:
-        resized = Image.fromarray(pb.astype(np.uint8)).resize(
-            (pa.shape[1], pa.shape[0]), Image.Resampling.BOX
-        )
-        pb = np.asarray(resized, dtype=np.float64)
-    valid = min(a.valid_rows / max(a.height, 1), b.valid_rows / max(b.height, 1))
-    rows = int(pa.shape[0] * valid)
-    if rows < pa.shape[0] // 4:  # too little left to tell
-        return 0.0
-    pa, pb = pa[:rows].ravel(), pb[:rows].ravel()
-    pa -= pa.mean()
-    pb -= pb.mean()
-    denominator = float(np.sqrt((pa * pa).sum() * (pb * pb).sum()))
-    if denominator == 0.0:  # a flat image: nothing to compare
-        return 0.0
-    return float((pa * pb).sum() / denominator)
-
-
-def confirm_near_duplicates(
-    candidates: Sequence[tuple[str, ImageScan, str, ImageScan, int]],
-    min_correlation: float = MIN_CORRELATION,
-    on_progress: Callable[[int], None] | None = None,
+def near_copies(
+    scans: Mapping[str, Sequence[ImageScan]],
+    workers: int | None = None,
+    on_progress: Callable[[int, int], None] | None = None,
 ) -> list[DuplicatePair]:
-    """The candidates whose pixels really match (correlation >= min_correlation)."""
-    confirmed = []
-    for split_a, sa, split_b, sb, distance in candidates:
-        try:
-            correlation = pixel_correlation(sa, sb)
-        except OSError:
-            correlation = 0.0
-        if correlation >= min_correlation:
-            confirmed.append(DuplicatePair(sa.path, sb.path, split_a, split_b, False, distance, correlation))
-        if on_progress:
-            on_progress(1)
-    return confirmed
+    """Copies of one radiograph among all splits (within one split too), byte-identical files left out."""
+    from bonefrac.data.copies import copies_by_split
+
+    return [
+        DuplicatePair(
+            a.path, b.path, split_a, split_b, False, m.how, round(m.correlation, 4), m.a_to_b, m.inliers
+        )
+        for split_a, a, split_b, b, m in copies_by_split(scans, workers, on_progress)
+    ]
 
 
 def copy_groups(pairs: Iterable[DuplicatePair]) -> list[tuple[Path, ...]]:
@@ -156,25 +92,42 @@ def copy_groups(pairs: Iterable[DuplicatePair]) -> list[tuple[Path, ...]]:
     return sorted(tuple(sorted(group)) for group in members.values() if len(group) > 1)
 
 
-def _iou(a: np.ndarray, b: np.ndarray) -> float:
-    ax0, ay0, ax1, ay1 = a[1] - a[3] / 2, a[2] - a[4] / 2, a[1] + a[3] / 2, a[2] + a[4] / 2
-    bx0, by0, bx1, by1 = b[1] - b[3] / 2, b[2] - b[4] / 2, b[1] + b[3] / 2, b[2] + b[4] / 2
-    inter = max(0.0, min(ax1, bx1) - max(ax0, bx0)) * max(0.0, min(ay1, by1) - max(ay0, by0))
-    union = a[3] * a[4] + b[3] * b[4] - inter
-    return float(inter / union) if union > 0 else 0.0
+def _mapped_boxes(scan: LabelScan, a_to_b: Affine) -> tuple[np.ndarray, np.ndarray]:
+    """(classes, xyxy boxes) of `scan` in the other copy's normalised frame: each box's corners mapped, then
+    their bounding box (what augmentation tools do to labels), kept when mostly inside the image."""
+    if len(scan.boxes) == 0:
+        return np.zeros(0, np.int64), np.zeros((0, 4))
+    xyxy = cxcywh_to_xyxy(scan.boxes[:, 1:5])
+    corners = np.stack(
+        [xyxy[:, [0, 1]], xyxy[:, [2, 1]], xyxy[:, [0, 3]], xyxy[:, [2, 3]]], axis=1
+    )  # (n, 4, 2)
+    matrix = np.asarray(a_to_b, dtype=np.float64).reshape(2, 3)
+    mapped = corners @ matrix[:, :2].T + matrix[:, 2]
+    boxes = np.concatenate([mapped.min(axis=1), mapped.max(axis=1)], axis=1)
+    clipped = np.clip(boxes, 0.0, 1.0)
+    area = np.prod(np.clip(boxes[:, 2:] - boxes[:, :2], 0, None), axis=1)
+    visible = np.prod(np.clip(clipped[:, 2:] - clipped[:, :2], 0, None), axis=1)
+    keep = visible >= MIN_VISIBLE * np.where(area > 0, area, 1.0)
+    return scan.class_ids[keep], clipped[keep]
 
 
-def label_disagreement(a: LabelScan, b: LabelScan) -> str | None:
-    """Why two copies of one radiograph carry different boxes (same class and IoU >= 0.5 agree), or None."""
-    if len(a.boxes) != len(b.boxes):
-        return f"{len(a.boxes)} vs {len(b.boxes)} boxes"
-    unmatched = list(range(len(b.boxes)))
-    for box in a.boxes:
-        same_class = [j for j in unmatched if b.boxes[j][0] == box[0]]
+def label_disagreement(a: LabelScan, b: LabelScan, a_to_b: Affine = IDENTITY) -> str | None:
+    """Why two copies of one radiograph carry different boxes (same class and IoU >= 0.5 once `a`'s boxes are
+    mapped into `b`'s frame), or None when they agree."""
+    classes_a, boxes_a = _mapped_boxes(a, a_to_b)
+    classes_b, boxes_b = _mapped_boxes(b, IDENTITY)
+    if len(boxes_a) != len(boxes_b):
+        return f"{len(boxes_a)} vs {len(boxes_b)} boxes"
+    if len(boxes_a) == 0:
+        return None
+    overlaps = iou_matrix(boxes_a, boxes_b)
+    unmatched = list(range(len(boxes_b)))
+    for i in range(len(boxes_a)):
+        same_class = [j for j in unmatched if classes_b[j] == classes_a[i]]
         if not same_class:
-            return f"a class {int(box[0])} box has no counterpart of that class"
-        best = max(same_class, key=lambda j: _iou(box, b.boxes[j]))
-        overlap = _iou(box, b.boxes[best])
+            return f"a class {int(classes_a[i])} box has no counterpart of that class"
+        best = max(same_class, key=lambda j: overlaps[i, j])
+        overlap = float(overlaps[i, best])
         if overlap < MIN_IOU:
             return f"a box has no counterpart overlapping it by IoU >= {MIN_IOU} (best {overlap:.2f})"
         unmatched.remove(best)

@@ -99,9 +99,10 @@ def _near_duplicate_pairs(outcome: CheckOutcome, class_names: Sequence[str], lim
         for scan, label in zip(outcome.images[split], outcome.labels[split], strict=True)
     }
     rows = []
+    across = [pair for pair in outcome.near_duplicates if pair.split_a != pair.split_b]
     # pairs whose labels disagree first: they are the ones to look at
     ordered = sorted(
-        outcome.near_duplicates, key=lambda p: label_disagreement(labels[p.a], labels[p.b]) is None
+        across, key=lambda p: label_disagreement(labels[p.a], labels[p.b], p.a_to_b) is None
     )
     for pair in ordered[:limit]:
         left = draw_boxes(pair.a, labels[pair.a], class_names, side=200)
@@ -109,14 +110,14 @@ def _near_duplicate_pairs(outcome: CheckOutcome, class_names: Sequence[str], lim
         canvas = Image.new("RGB", (left.width + right.width + 8, max(left.height, right.height)), "white")
         canvas.paste(left, (0, 0))
         canvas.paste(right, (left.width + 8, 0))
-        conflict = label_disagreement(labels[pair.a], labels[pair.b])
+        conflict = label_disagreement(labels[pair.a], labels[pair.b], pair.a_to_b)
         caption = (
             f"{pair.split_a}: {pair.a.name}  |  {pair.split_b}: {pair.b.name}  "
-            f"(pHash distance {pair.hamming}, pixel correlation {pair.correlation:.3f})"
+            f"({pair.how}, pixel correlation {pair.correlation:.3f})"
             + (f" - LABELS DISAGREE: {conflict}" if conflict else "")
         )
         rows.append(_figure(_data_uri(_jpeg(canvas), "image/jpeg"), caption))
-    more = len(outcome.near_duplicates) - limit
+    more = len(across) - limit
     note = f"<p>... and {more} more pairs (see report.json).</p>" if more > 0 else ""
     if not rows:
         return "<p>No near-duplicate pairs across splits.</p>"
@@ -210,7 +211,7 @@ def write_html_report(
         _plots(outcome),
         "<h2>Sample images with their ground-truth boxes</h2>",
         _samples(outcome, spec.class_names, samples_per_split, seed),
-        f"<h2>Near-duplicates across splits ({len(outcome.near_duplicates)})</h2>",
+        f"<h2>Copies across splits ({sum(p.split_a != p.split_b for p in outcome.near_duplicates)})</h2>",
         _near_duplicate_pairs(outcome, spec.class_names, max_pairs),
     ]
     page = (

@@ -1,4 +1,4 @@
-"""One image file, examined: content hash, strict and lenient decoding, size, perceptual hash.
+"""One image file, examined: content hash, strict and lenient decoding, size, a small grayscale thumbnail.
 
 `scan_image` runs in worker processes, so it takes a path and returns a small picklable `ImageScan`.
 """
@@ -17,8 +17,6 @@ from PIL import Image, ImageFile
 
 ImageStatus = Literal["ok", "truncated", "corrupt"]
 
-HASH_SIDE = 32  # pHash works on a 32x32 grayscale thumbnail
-HASH_LOW = 8  # ... and keeps the 8x8 lowest DCT frequencies (64 bits)
 THUMB_SIDE = 64  # longer side of the grayscale thumbnail kept for pixel comparisons
 JPEG_MCU_ROWS = 16  # a truncated JPEG's last decoded block row may be partly filled too
 EXIF_ORIENTATION_TAG = 0x0112
@@ -27,7 +25,7 @@ JPEG_EOI = b"\xff\xd9"
 
 @dataclass(frozen=True)
 class ImageScan:
-    """What one image file turned out to be. `phash` is None when the pixels could not be decoded."""
+    """What one image file turned out to be. `thumbnail` is None when the pixels could not be decoded."""
 
     path: Path
     size_bytes: int
@@ -40,32 +38,8 @@ class ImageScan:
     mode: str = ""
     format: str = ""
     exif_orientation: int = 1
-    phash: int | None = None
     valid_rows: int = 0  # rows from the top holding real pixels (less than height when truncated)
     thumbnail: np.ndarray | None = None  # grayscale, longer side THUMB_SIDE, uint8
-
-
-def _dct_matrix(n: int) -> np.ndarray:
-    k = np.arange(n)[:, None]
-    i = np.arange(n)[None, :]
-    matrix = np.cos(np.pi * (2 * i + 1) * k / (2 * n)) * np.sqrt(2.0 / n)
-    matrix[0] /= np.sqrt(2.0)
-    return matrix
-
-
-_DCT = _dct_matrix(HASH_SIDE)
-
-
-def perceptual_hash(gray: Image.Image) -> int:
-    """64-bit DCT perceptual hash (pHash) of a grayscale image: robust to resizing and re-encoding."""
-    thumb = np.asarray(gray.resize((HASH_SIDE, HASH_SIDE), Image.Resampling.BOX), dtype=np.float64)
-    low = (_DCT @ thumb @ _DCT.T)[:HASH_LOW, :HASH_LOW].reshape(-1)
-    bits = low > np.median(low[1:])
-    return int(np.packbits(bits).view(">u8")[0])
-
-
-def hamming(a: int, b: int) -> int:
-    return (a ^ b).bit_count()
 
 
 def _missing_rows(gray: np.ndarray) -> int:
@@ -79,9 +53,10 @@ def _missing_rows(gray: np.ndarray) -> int:
     return count
 
 
-def _decode(data: bytes, lenient: bool, reduce: bool = False) -> Image.Image:
+def _decode(data: bytes, lenient: bool, reduce: bool = False, draft_side: int | None = None) -> Image.Image:
     """Decode every byte of an image. With `reduce`, a large JPEG is decoded in grayscale at 1/2..1/8 scale
-    (libjpeg still reads all its data, so truncation is still caught, but skips most of the pixel work)."""
+    (libjpeg still reads all its data, so truncation is still caught, but skips most of the pixel work);
+    `draft_side` asks the same for a JPEG whose longer side need only be that long."""
     previous = ImageFile.LOAD_TRUNCATED_IMAGES
     ImageFile.LOAD_TRUNCATED_IMAGES = lenient
     try:
@@ -90,6 +65,8 @@ def _decode(data: bytes, lenient: bool, reduce: bool = False) -> Image.Image:
             image = Image.open(io.BytesIO(data))
             if reduce and image.format == "JPEG" and min(image.size) >= 4 * THUMB_SIDE:
                 image.draft("L", (image.width // 4, image.height // 4))
+            elif draft_side and image.format == "JPEG":
+                image.draft("L", (draft_side, draft_side))
             image.load()
         return image
     finally:
@@ -155,20 +132,19 @@ def scan_image(path: Path) -> ImageScan:
         mode=mode,
         format=image_format,
         exif_orientation=orientation,
-        phash=perceptual_hash(gray),
         valid_rows=valid_rows,
         thumbnail=np.asarray(thumbnail),
     )
 
 
-def open_lenient(path: Path) -> Image.Image:
+def open_lenient(path: Path, draft_side: int | None = None) -> Image.Image:
     """An image decoded as far as its bytes allow (a truncated JPEG's lost rows come back flat)."""
-    return _decode(path.read_bytes(), lenient=True)
+    return _decode(path.read_bytes(), lenient=True, draft_side=draft_side)
 
 
 def load_gray(path: Path, max_side: int | None = None) -> np.ndarray:
     """Grayscale pixels of an image, decoded leniently (for pixel comparisons and thumbnails)."""
-    image = open_lenient(path).convert("L")
+    image = open_lenient(path, draft_side=max_side).convert("L")
     if max_side and max(image.size) > max_side:
         image.thumbnail((max_side, max_side), Image.Resampling.BILINEAR)
     return np.asarray(image)

@@ -2,7 +2,7 @@
 
 Stages, each handing a frozen record to the next:
     method_groups   the pooled images of every split, grouped by the chosen method (-> MethodGrouping)
-    check_pool      `run_checks` over the pool: labels, and copy groups covering every pair of images
+    run_checks      (`data check`) labels, and copy groups within and across splits
     merge_copies    the method's groups joined through those copy groups (-> Grouping, with box counts)
     plan_split      whole groups assigned to train/val/test or to test + K folds, stratified (-> SplitPlan)
     write_split     data.yaml, .txt lists of absolute image paths and split.json (or fold_<i>/ folders)
@@ -301,26 +301,6 @@ def _label_counts(outcome: CheckOutcome, num_classes: int) -> dict[Path, np.ndar
         for image, label in zip(outcome.images[split], labels, strict=True):
             counts[image.path] = np.bincount(label.class_ids, minlength=num_classes)[:num_classes]
     return counts
-
-
-def check_pool(
-    spec: DatasetSpec, workers: int | None = None, on_progress: ProgressCallback | None = None
-) -> CheckOutcome:
-    """`run_checks` over the pooled images listed twice, as two splits, for its labels and copy groups.
-
-    `run_checks` looks for near copies only across splits; a re-split can separate two near copies that sat in
-    one source split, so here every image meets every other across the two listings (each image is decoded
-    twice; its report, which calls every image a cross-split duplicate of itself, is not used).
-    """
-    pool = pooled_images(spec)
-    doubled = DatasetSpec(
-        yaml_path=spec.yaml_path,
-        root=spec.root,
-        splits={"pool": pool, "pool_again": pool},
-        class_names=spec.class_names,
-        fingerprint=spec.fingerprint,
-    )
-    return run_checks(doubled, workers=workers, on_progress=on_progress)
 
 
 def merge_copies(
@@ -637,7 +617,7 @@ def split_dataset(
     out_dir = Path(out_dir).expanduser().absolute()
     method = method_groups(spec, options)  # option and CSV errors before any image is decoded
     _refuse_foreign(out_dir, overwrite)
-    outcome = check_pool(spec, workers=workers, on_progress=on_progress)
+    outcome = run_checks(spec, workers=workers, on_progress=on_progress)
     boxes = _label_counts(outcome, len(spec.class_names))
     grouping = merge_copies(method, outcome.copy_groups, boxes, spec.class_names)
     plan = plan_split(grouping, options)

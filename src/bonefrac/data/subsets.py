@@ -79,7 +79,7 @@ def duplicates_of_train(spec: DatasetSpec, workers: int | None = None) -> set[Pa
     by_split = {split: [scans[p] for p in spec.splits[split]] for split in spec.splits}
     duplicates: set[Path] = set()
     pairs = [p for group in dup.exact_duplicate_groups(by_split) for p in dup.pairs_in_group(group)]
-    pairs += dup.confirm_near_duplicates(dup.near_duplicate_candidates(by_split))
+    pairs += dup.near_copies(by_split, workers)
     for pair in pairs:
         if pair.split_a == "train" and pair.split_b != "train":
             duplicates.add(pair.b)

@@ -6,12 +6,13 @@ Deterministic for a seed and fast, so tests and demos never need real data.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 import yaml
-from PIL import Image, ImageDraw, ImageFilter
+from PIL import Image, ImageDraw, ImageEnhance, ImageFilter, ImageOps
 
 from bonefrac.errors import ConfigError
 
@@ -119,3 +120,47 @@ def write_synthetic_dataset(
     body = {"train": "images/train", "val": "images/val", "test": "images/test", "names": {0: "fractured"}}
     yaml_path.write_text(header + yaml.safe_dump(body, sort_keys=False))
     return SynthSummary(yaml_path=yaml_path, images=written, boxes=total_boxes, backgrounds=backgrounds)
+
+
+def _shear(image: Image.Image, amount: float) -> Image.Image:
+    offset = -amount * image.height / 2
+    return image.transform(
+        image.size, Image.Transform.AFFINE, (1, amount, offset, 0, 1, 0), Image.Resampling.BILINEAR
+    )
+
+
+def _crop_each_side(image: Image.Image, share: float) -> Image.Image:
+    w, h = image.size
+    box = (round(w * share), round(h * share), round(w * (1 - share)), round(h * (1 - share)))
+    return image.crop(box).resize(image.size, Image.Resampling.BILINEAR)
+
+
+def _rotate(image: Image.Image, degrees: float) -> Image.Image:
+    return image.rotate(degrees, resample=Image.Resampling.BILINEAR)
+
+
+# What data sets do to copies of one radiograph: export tools resize and re-encode, augmentation tools turn,
+# shear, crop, pad and re-expose, viewers mirror. `planted_copy` applies one; tests and benchmarks plant them.
+COPY_KINDS: dict[str, Callable[[Image.Image], Image.Image]] = {
+    "resized": lambda im: im.resize((im.width * 4 // 5, im.height * 4 // 5), Image.Resampling.LANCZOS),
+    "mirrored": ImageOps.mirror,
+    "turned": lambda im: im.transpose(Image.Transpose.ROTATE_90),
+    "upside_down": lambda im: im.transpose(Image.Transpose.ROTATE_180),
+    "rotated": lambda im: _rotate(im, 9),
+    "sheared": lambda im: _shear(im, 0.2),
+    "cropped": lambda im: _crop_each_side(im, 0.08),
+    "padded": lambda im: ImageOps.pad(im, (im.width + im.width // 3, im.height), color=0),
+    "brighter": lambda im: ImageEnhance.Brightness(im).enhance(1.25),
+    "gamma": lambda im: im.point(lambda v: int(255 * (v / 255) ** 0.7)),
+    "rotated_sheared_and_brighter": lambda im: ImageEnhance.Brightness(_shear(_rotate(im, -6), 0.1)).enhance(
+        1.15
+    ),
+    "mirrored_and_rotated": lambda im: _rotate(ImageOps.mirror(im), -8),
+}
+
+
+def planted_copy(image: Image.Image, kind: str) -> Image.Image:
+    """A copy of `image` changed the way `kind` names (one of COPY_KINDS)."""
+    if kind not in COPY_KINDS:
+        raise ConfigError(f"unknown copy kind {kind!r}; expected one of {', '.join(COPY_KINDS)}")
+    return COPY_KINDS[kind](image)
