@@ -148,14 +148,6 @@ def _normalised(grid: np.ndarray) -> np.ndarray:
     return (vector / norm if norm > 0 else vector).astype(np.float32)
 
 
-def _descriptor(pixels: np.ndarray) -> np.ndarray:
-    """The DESCRIPTOR_SIDE^2 descriptor of grayscale pixels: their ranks, box-filtered, zero mean, norm 1."""
-    import cv2
-
-    ranks = _equalised(pixels)
-    return _normalised(cv2.resize(ranks, (DESCRIPTOR_SIDE, DESCRIPTOR_SIDE), interpolation=cv2.INTER_AREA))
-
-
 @dataclass(frozen=True)
 class _Thumb:
     pixels: np.ndarray  # grayscale thumbnail, uint8
@@ -352,7 +344,7 @@ def retrieve_candidates(thumbs: Sequence[_Thumb | None]) -> Candidates:
     for q, (row_sims, row_ids) in enumerate(zip(similarities, indices, strict=True)):
         a, orientation = usable[q % images], origins[q // images]
         for similarity, j in zip(row_sims.tolist(), row_ids.tolist(), strict=True):
-            if j >= 0 and similarity >= MIN_SIMILARITY:
+            if j >= 0:
                 _add_candidate(found, a, usable[j // len(CENTRE_CROPS)], similarity, orientation)
     _add_truncated_candidates(found, thumbs, usable)
     return found
