@@ -1,6 +1,6 @@
 import os
 
-from bonefrac.data.parallel import map_files
+from bonefrac.data.parallel import map_files, shared_state
 
 
 def _square_and_pid(value: int) -> tuple[int, int]:
@@ -17,3 +17,17 @@ def test_map_files_keeps_order_across_processes_and_reports_progress():
 def test_map_files_stays_in_process_for_few_files():
     results = map_files(_square_and_pid, [1, 2, 3], workers=2)
     assert [r for r, _ in results] == [1, 4, 9] and {pid for _, pid in results} == {os.getpid()}
+
+
+def _shared_item(index: int) -> tuple[str, int]:
+    return shared_state()[index], os.getpid()
+
+
+def test_shared_data_reaches_every_worker_and_is_gone_afterwards():
+    words = [f"word {i}" for i in range(100)]
+    results = map_files(_shared_item, list(reversed(range(100))), workers=2, shared=words)
+    assert [word for word, _ in results] == list(reversed(words))
+    assert {pid for _, pid in results} != {os.getpid()}
+    in_process = map_files(_shared_item, [0, 1], workers=2, shared=["in", "process"])
+    assert [word for word, _ in in_process] == ["in", "process"]
+    assert shared_state() is None

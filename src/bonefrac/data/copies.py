@@ -31,13 +31,14 @@ import numpy as np
 from PIL import Image
 
 from bonefrac.data.image_checks import ImageScan, load_gray
-from bonefrac.data.parallel import map_files
+from bonefrac.data.parallel import map_files, shared_state
 
 log = logging.getLogger(__name__)
 
 DESCRIPTOR_SIDE = 16
 NEIGHBOURS = 5  # nearest index entries asked per query
 EXACT_SEARCH_MAX = 3000  # index entries up to which an exact search costs less than building an HNSW graph
+SEARCH_BLOCK = 1000  # queries searched together in one process
 MIN_SIMILARITY = 0.8  # descriptor cosine below which a neighbour is not a candidate at all
 PIXEL_MIN_CORRELATION = 0.98  # aligned thumbnails' `pixel_agreement` that confirms a copy on its own
 MAX_ASPECT_DIFFERENCE = 0.04  # relative; a copy confirmed on thumbnails keeps its aspect ratio
@@ -46,13 +47,30 @@ KEYPOINT_PARTNERS = 3  # shortlist per image: its most similar candidates the th
 KEYPOINT_MIN_SIMILARITY = 0.9  # descriptor cosine from which a candidate is worth a keypoint check ...
 WARPED_MIN_AGREEMENT = 0.8  # ... and thumbnail agreement under the best of QUERY_WARPS; each image's
 # shortlisted pair that agrees best gets the keypoint check
-KEYPOINT_SIDE = 320  # longer side the keypoint check decodes at
-KEYPOINT_FEATURES = 1000
 KEYPOINT_BLOCK = 2000  # pairs whose keypoints are found together (bounds the memory they take)
+
+
+@dataclass(frozen=True)
+class KeypointCheck:
+    """One pass of the keypoint check: the longer side images are decoded at, the ORB keypoints found, and the
+    inliers and `pixel_agreement` of the mapped pixels a copy must reach."""
+
+    side: int
+    features: int
+    min_inliers: int
+    min_correlation: float
+    tolerance: float  # RANSAC's reprojection error, in pixels at `side`
+
+
 # A copy made by software keeps every detail, so hundreds of keypoints agree and its pixels correlate; two
 # exposures of one patient minutes apart (FracAtlas has many) agree on a few dozen points and correlate less.
-MIN_INLIERS = 60
-KEYPOINT_MIN_CORRELATION = 0.9  # `pixel_agreement` of the pixels the transform maps onto each other
+FINE_CHECK = KeypointCheck(side=320, features=1000, min_inliers=60, min_correlation=0.9, tolerance=4.0)
+# Most shortlisted pairs are not copies; a pass at a quarter of the pixels and a third of the keypoints turns
+# most of them away, and only the pairs it passes get the fine check. Its bars are far lower than the fine
+# check's: on FracAtlas every copy the fine check confirms reaches 32 inliers and 0.84 in this pass, and a
+# smooth synthetic radiograph cropped by 10 % on each side 17 inliers.
+COARSE_CHECK = KeypointCheck(side=160, features=300, min_inliers=12, min_correlation=0.8, tolerance=2.5)
+MIN_INLIERS = FINE_CHECK.min_inliers
 MIN_OVERLAP = 0.3  # share of the other image the transformed one must cover
 FLAT_BORDER_RANGE = 3  # grey levels a padding row or column may span
 TRUNCATION_STEPS = 16  # a truncated image is looked up among the top k/16 of every other image
@@ -140,12 +158,6 @@ def _content_box(pixels: np.ndarray, rows: int) -> tuple[int, int, int, int]:
     if len(keep_rows) < 4 or len(keep_cols) < 4:
         return 0, rows, 0, region.shape[1]
     return int(keep_rows[0]), int(keep_rows[-1]) + 1, int(keep_cols[0]), int(keep_cols[-1]) + 1
-
-
-def _normalised(grid: np.ndarray) -> np.ndarray:
-    vector = grid.ravel() - grid.mean()
-    norm = float(np.linalg.norm(vector))
-    return (vector / norm if norm > 0 else vector).astype(np.float32)
 
 
 @dataclass(frozen=True)
@@ -257,13 +269,20 @@ def _normalised_rows(grids: np.ndarray) -> np.ndarray:
     return rows / np.where(norms > 0, norms, 1.0)
 
 
-def _top_descriptor(thumb: _Thumb, fraction: float) -> np.ndarray:
-    """The top `fraction` of an image as it is (no ranks: a truncated copy keeps those rows' very pixels)."""
+def _top_descriptors(thumbs: Sequence[_Thumb], fraction: float) -> np.ndarray:
+    """The top `fraction` of each image as it is (no ranks: a truncated copy keeps those rows' pixels)."""
     import cv2
 
-    rows = max(4, round(thumb.pixels.shape[0] * fraction))
-    top = thumb.pixels[:rows].astype(np.float32)
-    return _normalised(cv2.resize(top, (DESCRIPTOR_SIDE, DESCRIPTOR_SIDE), interpolation=cv2.INTER_AREA))
+    side = (DESCRIPTOR_SIDE, DESCRIPTOR_SIDE)
+    grids = [
+        cv2.resize(
+            t.pixels[: max(4, round(t.pixels.shape[0] * fraction))].astype(np.float32),
+            side,
+            interpolation=cv2.INTER_AREA,
+        )
+        for t in thumbs
+    ]
+    return _normalised_rows(np.stack(grids))
 
 
 def _faiss() -> Any:
@@ -275,8 +294,11 @@ def _faiss() -> Any:
     return faiss
 
 
-def _nearest(index_vectors: np.ndarray, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """(similarities, indices) of the k nearest index vectors by inner product, for each query."""
+def _nearest(
+    index_vectors: np.ndarray, queries: np.ndarray, k: int, workers: int | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """(similarities, indices) of the k nearest index vectors by inner product, for each query; the queries
+    are searched in blocks spread over `workers` processes."""
     faiss = _faiss()
 
     k = min(k, len(index_vectors))
@@ -287,7 +309,18 @@ def _nearest(index_vectors: np.ndarray, queries: np.ndarray, k: int) -> tuple[np
         index.hnsw.efConstruction = 64
         index.hnsw.efSearch = 32
     index.add(np.ascontiguousarray(index_vectors, dtype=np.float32))
-    similarities, indices = index.search(np.ascontiguousarray(queries, dtype=np.float32), k)
+    queries = np.ascontiguousarray(queries, dtype=np.float32)
+    starts = range(0, len(queries), SEARCH_BLOCK)
+    blocks = [(start, min(start + SEARCH_BLOCK, len(queries))) for start in starts]
+    found = map_files(_search_task, blocks, workers, shared=(index, queries, k))
+    return np.concatenate([s for s, _ in found]), np.concatenate([i for _, i in found])
+
+
+def _search_task(block: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """One block of `_nearest`'s queries against the index `map_files` shares."""
+    index, queries, k = shared_state()
+    _faiss()
+    similarities, indices = index.search(queries[block[0] : block[1]], k)
     return similarities, indices
 
 
@@ -295,20 +328,28 @@ def _nearest(index_vectors: np.ndarray, queries: np.ndarray, k: int) -> tuple[np
 Candidates = dict[tuple[int, int], tuple[float, tuple[int, bool]]]
 
 
-def _add_candidate(
-    found: Candidates, a: int, b: int, similarity: float, orientation: tuple[int, bool]
+def _add_candidates(
+    found: Candidates, a: np.ndarray, b: np.ndarray, similarity: np.ndarray, orientation: np.ndarray
 ) -> None:
-    if a == b or similarity < MIN_SIMILARITY:
-        return
-    if a > b:  # keep one direction: b's orientation that resembles a is the inverse turn
-        a, b = b, a
-        turns, mirror = orientation
-        orientation = (turns, mirror) if mirror else ((4 - turns) % 4, False)
-    if (a, b) not in found or found[(a, b)][0] < similarity:
-        found[(a, b)] = (similarity, orientation)
+    """`_add_candidate` for arrays of pairs at once (`orientation` as indices into ORIENTATIONS)."""
+    keep = (a != b) & (similarity >= MIN_SIMILARITY)
+    a, b, similarity, orientation = a[keep], b[keep], similarity[keep], orientation[keep]
+    swap = a > b  # keep one direction: b's orientation that resembles a is the inverse turn
+    turns, mirror = orientation // 2, orientation % 2
+    inverse = np.where(mirror == 1, orientation, 2 * ((4 - turns) % 4))
+    first, second = np.where(swap, b, a), np.where(swap, a, b)
+    orientation = np.where(swap, inverse, orientation)
+    order = np.lexsort((-similarity, second, first))  # per pair, the most similar first
+    first, second = first[order], second[order]
+    head = np.ones(len(first), dtype=bool)
+    head[1:] = (first[1:] != first[:-1]) | (second[1:] != second[:-1])
+    best = (first[head], second[head], similarity[order][head], orientation[order][head])
+    for i, j, value, o in zip(*(column.tolist() for column in best), strict=True):
+        if (i, j) not in found or found[(i, j)][0] < value:
+            found[(i, j)] = (value, ORIENTATIONS[o])
 
 
-def retrieve_candidates(thumbs: Sequence[_Thumb | None]) -> Candidates:
+def retrieve_candidates(thumbs: Sequence[_Thumb | None], workers: int | None = None) -> Candidates:
     """Pairs of images whose descriptors are near under some orientation (the most similar one kept)."""
     import cv2
 
@@ -339,13 +380,17 @@ def retrieve_candidates(thumbs: Sequence[_Thumb | None]) -> Candidates:
             turned = np.rot90(grids, turns, axes=(1, 2))
             query_blocks.append(_normalised_rows(turned[:, :, ::-1] if mirror else turned))
             origins.append(orientation)
-    similarities, indices = _nearest(entries, np.concatenate(query_blocks), NEIGHBOURS)
+    similarities, indices = _nearest(entries, np.concatenate(query_blocks), NEIGHBOURS, workers)
     images = len(usable)
-    for q, (row_sims, row_ids) in enumerate(zip(similarities, indices, strict=True)):
-        a, orientation = usable[q % images], origins[q // images]
-        for similarity, j in zip(row_sims.tolist(), row_ids.tolist(), strict=True):
-            if j >= 0:
-                _add_candidate(found, a, usable[j // len(CENTRE_CROPS)], similarity, orientation)
+    queries = np.arange(len(similarities))
+    image_ids = np.asarray(usable)
+    _add_candidates(
+        found,
+        np.repeat(image_ids[queries % images], indices.shape[1]),
+        image_ids[np.maximum(indices, 0) // len(CENTRE_CROPS)].ravel(),
+        np.where(indices >= 0, similarities, -1.0).ravel(),
+        np.repeat(np.array([ORIENTATIONS.index(o) for o in origins])[queries // images], indices.shape[1]),
+    )
     _add_truncated_candidates(found, thumbs, usable)
     return found
 
@@ -359,17 +404,21 @@ def _add_truncated_candidates(found: Candidates, thumbs: Sequence[_Thumb | None]
             by_step.setdefault(max(1, int(TRUNCATION_STEPS * thumb.rows / thumb.pixels.shape[0])), []).append(
                 i
             )
+    present = [t for i in usable if (t := thumbs[i]) is not None]
+    position = {image: k for k, image in enumerate(usable)}
     for step, truncated in sorted(by_step.items()):
-        fraction = step / TRUNCATION_STEPS
-        base = np.stack([_top_descriptor(t, fraction) for i in usable if (t := thumbs[i]) is not None])
-        queries = np.stack([_top_descriptor(t, fraction) for i in truncated if (t := thumbs[i]) is not None])
+        base = _top_descriptors(present, step / TRUNCATION_STEPS)
         index = _faiss().IndexFlatIP(base.shape[1])
-        index.add(np.ascontiguousarray(base))
-        similarities, indices = index.search(np.ascontiguousarray(queries), min(NEIGHBOURS + 1, len(usable)))
-        for a, row_sims, row_ids in zip(truncated, similarities, indices, strict=True):
-            for similarity, j in zip(row_sims.tolist(), row_ids.tolist(), strict=True):
-                if j >= 0:
-                    _add_candidate(found, a, usable[j], similarity, (0, False))
+        index.add(base)
+        queries = np.ascontiguousarray(base[[position[i] for i in truncated]])
+        similarities, indices = index.search(queries, min(NEIGHBOURS + 1, len(usable)))
+        _add_candidates(
+            found,
+            np.repeat(np.asarray(truncated), indices.shape[1]),
+            np.asarray(usable)[np.maximum(indices, 0)].ravel(),
+            np.where(indices >= 0, similarities, -1.0).ravel(),
+            np.zeros(indices.size, dtype=int),
+        )
 
 
 def _correlation(x: np.ndarray, y: np.ndarray) -> float:
@@ -408,21 +457,21 @@ def aligned_thumbnail_correlation(a: _Thumb, b: _Thumb, orientation: tuple[int, 
 class Keypoints:
     """ORB keypoints of one image (mirrored when asked) and its equalised pixels for the photometric check."""
 
-    image: np.ndarray  # equalised grayscale, longer side KEYPOINT_SIDE at most, uint8
+    image: np.ndarray  # equalised grayscale, longer side `KeypointCheck.side` at most, uint8
     mask: np.ndarray  # uint8 255 where the pixels are real (not rows a truncated file lost)
     points: np.ndarray  # (n, 2) float32 x, y in `image`'s pixels
     descriptors: np.ndarray  # (n, 32) uint8
 
 
-def image_keypoints(task: tuple[ImageScan, bool]) -> Keypoints:
+def image_keypoints(task: tuple[ImageScan, bool, KeypointCheck]) -> Keypoints:
     """Decode one image small and find its ORB keypoints (mirrored left-right first when asked).
 
     ORB is rotation-invariant, so turned copies need no turned keypoints; mirrored ones do.
     """
     import cv2
 
-    scan, mirrored = task
-    gray = load_gray(scan.path, max_side=KEYPOINT_SIDE)
+    scan, mirrored, check = task
+    gray = load_gray(scan.path, max_side=check.side)
     valid = _valid_mask(scan, gray.shape)
     if mirrored:
         gray, valid = gray[:, ::-1], valid[:, ::-1]
@@ -430,7 +479,7 @@ def image_keypoints(task: tuple[ImageScan, bool]) -> Keypoints:
     equalised = cv2.equalizeHist(np.ascontiguousarray(gray))
     # OpenCV's stubs lack ORB_create, which every OpenCV 4 and 5 build has
     orb = cv2.ORB_create(  # type: ignore[attr-defined]
-        nfeatures=KEYPOINT_FEATURES, edgeThreshold=15, patchSize=15, fastThreshold=5
+        nfeatures=check.features, edgeThreshold=15, patchSize=15, fastThreshold=5
     )
     points, descriptors = orb.detectAndCompute(equalised, mask)
     xy = np.array([p.pt for p in points], dtype=np.float32).reshape(-1, 2)
@@ -459,27 +508,27 @@ def _describe_affine(pixel_linear: np.ndarray, normalised_linear: np.ndarray) ->
 
 
 def keypoint_match(
-    ka: Keypoints, kb: Keypoints, mirrored: bool
+    ka: Keypoints, kb: Keypoints, mirrored: bool, check: KeypointCheck = FINE_CHECK
 ) -> tuple[float, int, np.ndarray, str] | None:
     """(correlation, inliers, 3x3 map of `a`'s normalised coordinates to `b`'s, description) when the
-    keypoints of `a` (mirrored as `ka` was made) and `b` agree on one affine map and the pixels it maps
-    correlate; None otherwise."""
+    keypoints of `a` (mirrored as `ka` was made) and `b`, found for `check`, agree on one affine map and the
+    pixels it maps correlate as `check` asks; None otherwise."""
     import cv2
 
-    if len(ka.points) < MIN_INLIERS or len(kb.points) < MIN_INLIERS:
+    if len(ka.points) < check.min_inliers or len(kb.points) < check.min_inliers:
         return None
     distances, nearest = _faiss().IndexBinaryFlat(256), None
     distances.add(kb.descriptors)
     distances, nearest = distances.search(ka.descriptors, 2)
     good = distances[:, 0] < 0.8 * distances[:, 1]  # Lowe's ratio test
-    if int(good.sum()) < MIN_INLIERS:
+    if int(good.sum()) < check.min_inliers:
         return None
     src = ka.points[good]
     dst = kb.points[nearest[good, 0]]
     matrix, inlier_flags = cv2.estimateAffine2D(
-        src, dst, method=cv2.RANSAC, ransacReprojThreshold=4.0, maxIters=1000, confidence=0.995
+        src, dst, method=cv2.RANSAC, ransacReprojThreshold=check.tolerance, maxIters=1000, confidence=0.995
     )
-    if matrix is None or int(inlier_flags.sum()) < MIN_INLIERS:
+    if matrix is None or int(inlier_flags.sum()) < check.min_inliers:
         return None
     linear = matrix[:, :2]
     determinant = float(np.linalg.det(linear))
@@ -488,12 +537,13 @@ def keypoint_match(
     height, width = kb.image.shape
     warped = cv2.warpAffine(ka.image, matrix, (width, height), flags=cv2.INTER_LINEAR)
     covered = cv2.warpAffine(ka.mask, matrix, (width, height), flags=cv2.INTER_NEAREST)
-    covered = cv2.erode(covered, np.ones((5, 5), np.uint8))
+    border = max(3, 5 * check.side // FINE_CHECK.side)  # pixels whose neighbours the map left out
+    covered = cv2.erode(covered, np.ones((border, border), np.uint8))
     common = (covered > 0) & (kb.mask > 0)
     if common.sum() < MIN_OVERLAP * width * height:
         return None
     correlation = pixel_agreement(warped[common], kb.image[common])
-    if correlation < KEYPOINT_MIN_CORRELATION:
+    if correlation < check.min_correlation:
         return None
     ha, wa = ka.image.shape
     to_pixels_a = np.diag([wa, ha, 1.0])
@@ -546,23 +596,37 @@ def _best_for_each_image(scores: dict[tuple[int, int], float]) -> list[tuple[int
     return sorted({pair for _, pair in best.values()})
 
 
-def _warped_agreement_task(task: tuple[_Thumb | None, _Thumb | None, tuple[int, bool]]) -> float:
+def _aligned_task(task: tuple[int, int, tuple[int, bool]]) -> float:
+    """`aligned_thumbnail_correlation` of two images of the thumbnails `map_files` shares."""
     a, b, orientation = task
-    return warped_thumbnail_agreement(a, b, orientation) if a is not None and b is not None else 0.0
+    thumbs: Sequence[_Thumb | None] = shared_state()
+    ta, tb = thumbs[a], thumbs[b]
+    return aligned_thumbnail_correlation(ta, tb, orientation) if ta is not None and tb is not None else 0.0
 
 
-def _match_task(task: tuple[Keypoints, Keypoints, bool]) -> tuple[float, int, np.ndarray, str] | None:
+def _warped_agreement_task(task: tuple[int, int, tuple[int, bool]]) -> float:
+    """`warped_thumbnail_agreement` of two images of the thumbnails `map_files` shares."""
+    a, b, orientation = task
+    thumbs: Sequence[_Thumb | None] = shared_state()
+    ta, tb = thumbs[a], thumbs[b]
+    return warped_thumbnail_agreement(ta, tb, orientation) if ta is not None and tb is not None else 0.0
+
+
+def _match_task(
+    task: tuple[Keypoints, Keypoints, bool, KeypointCheck],
+) -> tuple[float, int, np.ndarray, str] | None:
     return keypoint_match(*task)
 
 
-def _keypoint_checks(
+def _keypoint_pass(
     scans: Sequence[ImageScan],
     pending: list[tuple[int, int, bool]],
+    check: KeypointCheck,
     workers: int | None,
-    on_progress: Callable[[int, int], None] | None,
+    on_progress: Callable[[int], None] | None,
 ) -> list[tuple[float, int, np.ndarray, str] | None]:
-    """`keypoint_match` for each (a, b, a mirrored) in `pending`, in blocks: each image's keypoints are found
-    once, kept while later pairs need them, and then let go (memory stays bounded)."""
+    """`keypoint_match` under `check` for each (a, b, a mirrored) in `pending`, in blocks: each image's
+    keypoints are found once, kept while later pairs need them, and then let go (memory stays bounded)."""
     keys = [((a, mirrored), (b, False)) for a, b, mirrored in pending]
     uses = Counter(key for pair in keys for key in pair)
     found: dict[tuple[int, bool], Keypoints] = {}
@@ -570,18 +634,44 @@ def _keypoint_checks(
     for start in range(0, len(pending), KEYPOINT_BLOCK):
         block = keys[start : start + KEYPOINT_BLOCK]
         needed = sorted({key for pair in block for key in pair if key not in found})
-        computed = map_files(image_keypoints, [(scans[i], mirrored) for i, mirrored in needed], workers)
+        tasks = [(scans[i], mirrored, check) for i, mirrored in needed]
+        computed = map_files(image_keypoints, tasks, workers)
         found.update(zip(needed, computed, strict=True))
-        tasks = [(found[ka], found[kb], ka[1]) for ka, kb in block]
-        results += map_files(_match_task, tasks, workers)
+        results += map_files(_match_task, [(found[ka], found[kb], ka[1], check) for ka, kb in block], workers)
         for pair in block:
             for key in pair:
                 uses[key] -= 1
                 if uses[key] == 0:
                     del found[key]
         if on_progress:
-            on_progress(len(results), len(pending))
+            on_progress(len(block))
     return results
+
+
+def _keypoint_checks(
+    scans: Sequence[ImageScan],
+    pending: list[tuple[int, int, bool]],
+    workers: int | None,
+    on_progress: Callable[[int, int], None] | None,
+) -> tuple[list[tuple[float, int, np.ndarray, str] | None], int]:
+    """`keypoint_match` for each (a, b, a mirrored) in `pending`: the coarse pass for all, the fine one for
+    the pairs the coarse pass did not turn away (its result is the answer); and how many got the fine one."""
+    total, done = 2 * len(pending), 0
+
+    def step(n: int) -> None:
+        nonlocal done, total
+        done += n
+        if on_progress:
+            on_progress(done, total)
+
+    coarse = _keypoint_pass(scans, pending, COARSE_CHECK, workers, step)
+    passed = [i for i, result in enumerate(coarse) if result is not None]
+    total = len(pending) + len(passed)
+    fine = _keypoint_pass(scans, [pending[i] for i in passed], FINE_CHECK, workers, step)
+    results: list[tuple[float, int, np.ndarray, str] | None] = [None] * len(pending)
+    for i, result in zip(passed, fine, strict=True):
+        results[i] = result
+    return results, len(passed)
 
 
 def find_copies(
@@ -597,17 +687,17 @@ def find_copies(
     thumbs = [_thumb(scan) for scan in scans]
     candidates = {
         pair: value
-        for pair, value in retrieve_candidates(thumbs).items()
+        for pair, value in retrieve_candidates(thumbs, workers).items()
         if scans[pair[0]].sha256 != scans[pair[1]].sha256
     }
     confirmed: list[CopyMatch] = []
-    for a, b in _most_similar(candidates, PIXEL_PARTNERS, set()):
+    partners = _most_similar(candidates, PIXEL_PARTNERS, set())
+    aligned_tasks = [(a, b, candidates[(a, b)][1]) for a, b in partners]
+    for (a, b, orientation), correlation in zip(
+        aligned_tasks, map_files(_aligned_task, aligned_tasks, workers, shared=thumbs), strict=True
+    ):
         ta, tb = thumbs[a], thumbs[b]
-        orientation = candidates[(a, b)][1]
-        if ta is None or tb is None:
-            continue
-        correlation = aligned_thumbnail_correlation(ta, tb, orientation)
-        if correlation >= PIXEL_MIN_CORRELATION:
+        if correlation >= PIXEL_MIN_CORRELATION and ta is not None and tb is not None:
             name = _orientation_name(orientation) or "re-encoded or resized"
             if _is_truncation(ta, tb):
                 name = "truncated" if name == "re-encoded or resized" else f"{name}, truncated"
@@ -615,24 +705,24 @@ def find_copies(
     retrieved = time.perf_counter()
     worth = {pair: value for pair, value in candidates.items() if value[0] >= KEYPOINT_MIN_SIMILARITY}
     shortlist = _most_similar(worth, KEYPOINT_PARTNERS, {(m.a, m.b) for m in confirmed})
-    gate_tasks = [(thumbs[a], thumbs[b], candidates[(a, b)][1]) for a, b in shortlist]
-    agreement = map_files(_warped_agreement_task, gate_tasks, workers)
+    gate_tasks = [(a, b, candidates[(a, b)][1]) for a, b in shortlist]
+    agreement = map_files(_warped_agreement_task, gate_tasks, workers, shared=thumbs)
     agreeing = {
         pair: value for pair, value in zip(shortlist, agreement, strict=True) if value >= WARPED_MIN_AGREEMENT
     }
     pending = _best_for_each_image(agreeing)
     gated = time.perf_counter()
     tasks = [(a, b, candidates[(a, b)][1][1]) for a, b in pending]
-    results = _keypoint_checks(scans, tasks, workers, on_progress)
+    results, fine_checks = _keypoint_checks(scans, tasks, workers, on_progress)
     for (a, b), result in zip(pending, results, strict=True):
         if result is not None:
             correlation, inliers, matrix, how = result
             confirmed.append(CopyMatch(a, b, how, correlation, _as_tuple(matrix), inliers))
     log.info(
         "copy search over %d images: %d candidate pairs and thumbnail checks in %.1f s, %d shortlisted in "
-        "%.1f s, %d keypoint checks in %.1f s, %d copies",
+        "%.1f s, %d keypoint checks (%d fine) in %.1f s, %d copies",
         len(scans), len(candidates), retrieved - started, len(shortlist), gated - retrieved, len(tasks),
-        time.perf_counter() - gated, len(confirmed),
+        fine_checks, time.perf_counter() - gated, len(confirmed),
     )  # fmt: skip
     return sorted(confirmed, key=lambda m: (m.a, m.b))
 
