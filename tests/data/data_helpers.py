@@ -90,6 +90,64 @@ def _augmentations(
     ]
 
 
+def _affine_version(
+    image: Image.Image, box: tuple[float, float, float, float], degrees: float, shear: float, exposure: float
+) -> tuple[Image.Image, tuple[float, float, float, float]]:
+    """`image` turned by `degrees` about its centre, sheared along x and re-exposed, with its box's new hull.
+
+    A pixel moves by the turn, then x -= shear * (y - centre); PIL is given the inverse map."""
+    w, h = image.size
+    theta = np.deg2rad(degrees)
+    c, s = np.cos(theta), np.sin(theta)
+    centre = np.array([w / 2, h / 2])
+    forward = np.array([[1.0, -shear], [0.0, 1.0]]) @ np.array([[c, s], [-s, c]])
+    inverse = np.linalg.inv(forward)
+    offset = centre - inverse @ centre
+    coefficients = (inverse[0, 0], inverse[0, 1], offset[0], inverse[1, 0], inverse[1, 1], offset[1])
+    moved = image.transform(image.size, Image.Transform.AFFINE, coefficients, Image.Resampling.BILINEAR)
+    moved = ImageEnhance.Brightness(moved).enhance(exposure)
+    cx, cy, bw, bh = box
+    corners = np.array([[cx + dx * bw / 2, cy + dy * bh / 2] for dx in (-1, 1) for dy in (-1, 1)]) * [w, h]
+    mapped = (corners - centre) @ forward.T + centre
+    (x0, y0), (x1, y1) = mapped.min(axis=0) / [w, h], mapped.max(axis=0) / [w, h]
+    return moved, ((x0 + x1) / 2, (y0 + y1) / 2, x1 - x0, y1 - y0)
+
+
+# How augmentation tools make three training versions of one source: small turns, shears and exposures.
+AUGMENTED_VERSIONS = ((-7.0, 0.0, 1.2), (5.0, 0.12, 0.85), (0.0, -0.1, 1.35))
+
+
+def write_augmented_export(
+    root: Path, families: int, singles: int, size: int = 256
+) -> tuple[Path, list[list[Path]]]:
+    """An export whose file names say nothing of their source: each of `families` radiographs in the three
+    AUGMENTED_VERSIONS (turned, sheared, re-exposed, boxes moved along) named by a hex digest, spread over
+    train/valid/test, plus `singles` unrelated radiographs in train. Returns data.yaml and the families."""
+    box = (0.45, 0.5, 0.12, 0.18)
+    written: list[list[Path]] = []
+    for k in range(families):
+        source = radiograph(300 + k, size).convert("L")
+        family = []
+        for j, (degrees, shear, exposure) in enumerate(AUGMENTED_VERSIONS):
+            image, (cx, cy, w, h) = _affine_version(source, box, degrees, shear, exposure)
+            digest = hashlib.sha1(f"family{k}-{j}".encode()).hexdigest()[:16]
+            path = root / ROBOFLOW_SPLITS[(k + j) % 3] / "images" / f"{digest}.jpg"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_bytes(jpeg_bytes(image))
+            write_label(path, [f"0 {cx:.6f} {cy:.6f} {w:.6f} {h:.6f}"])
+            family.append(path)
+        written.append(family)
+    for i in range(singles):
+        path = root / "train" / "images" / f"{hashlib.sha1(f'single{i}'.encode()).hexdigest()[:16]}.jpg"
+        path.write_bytes(jpeg_bytes(radiograph(700 + i, size)))
+        write_label(path, [BOX])
+    yaml_path = root / "data.yaml"
+    yaml_path.write_text(
+        "train: ../train/images\nval: ../valid/images\ntest: ../test/images\nnc: 1\nnames: ['fracture']\n"
+    )
+    return yaml_path, written
+
+
 def write_roboflow_export(root: Path, families: int, extra_unmatched: int = 0) -> Path:
     """A Roboflow-style export: each of `families` source radiographs written in three augmented versions
     named img<k>_png.rf.<hex>.jpg, the versions of one family spread over train/valid/test; every third

@@ -9,6 +9,7 @@ from data_helpers import (
     jpeg_bytes,
     plant_copies,
     radiograph,
+    write_augmented_export,
     write_image,
     write_label,
     write_roboflow_export,
@@ -163,6 +164,24 @@ def test_regex_grouping_puts_each_roboflow_family_in_one_split(tmp_path):
         where = {name for image in family for name in _split_of(lists, image)}
         assert len(where) == 1, (k, where)
         assert f"img{k}_png" in result.record["splits"][where.pop()]["group_keys"]
+    assert _leaks(result.yaml_paths[0]) == []
+
+
+def test_near_duplicate_grouping_finds_augmented_families_whose_names_say_nothing(tmp_path):
+    """Turned, sheared and re-exposed versions of one source, named by a digest, are found by their pixels."""
+    yaml_path, families = write_augmented_export(tmp_path / "aug", families=8, singles=4)
+    outcome = run_checks(load_dataset(yaml_path), workers=1)
+    kinds = {f.kind for f in outcome.report.findings}
+    assert "cross_split_near_duplicate" in kinds and "label_conflict" not in kinds  # the moved boxes agree
+    result = split_dataset(
+        load_dataset(yaml_path), tmp_path / "out", SplitOptions(val=0.2, test=0.2), workers=1
+    )
+    grouping = result.record["grouping"]
+    assert grouping["groups"] == 12 and grouping["group_sizes"] == {"1": 4, "3": 8}
+    lists = _lists(tmp_path / "out")
+    for family in families:
+        where = {name for image in family for name in _split_of(lists, image)}
+        assert len(where) == 1, (family, where)
     assert _leaks(result.yaml_paths[0]) == []
 
 

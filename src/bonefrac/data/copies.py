@@ -44,9 +44,16 @@ PIXEL_MIN_CORRELATION = 0.98  # aligned thumbnails' `pixel_agreement` that confi
 MAX_ASPECT_DIFFERENCE = 0.04  # relative; a copy confirmed on thumbnails keeps its aspect ratio
 PIXEL_PARTNERS = 3  # thumbnail checks per image (its most similar candidates)
 KEYPOINT_PARTNERS = 3  # shortlist per image: its most similar candidates the thumbnails did not confirm
-KEYPOINT_MIN_SIMILARITY = 0.9  # descriptor cosine from which a candidate is worth a keypoint check ...
+KEYPOINT_MIN_SIMILARITY = 0.85  # descriptor cosine from which a candidate is worth a keypoint check ...
 WARPED_MIN_AGREEMENT = 0.8  # ... and thumbnail agreement under the best of QUERY_WARPS; each image's
 # shortlisted pair that agrees best gets the keypoint check
+# Versions of one source that were each turned, sheared and re-exposed differently differ by a composed warp
+# that no single query warp undoes. Between REFINE_FROM and WARPED_MIN_AGREEMENT the best warp is refined to
+# the affine that aligns the thumbnails best (OpenCV's ECC); such a pair passes at REFINED_MIN_AGREEMENT,
+# a higher bar because the refinement also lifts look-alikes.
+REFINE_FROM = 0.6
+REFINED_MIN_AGREEMENT = 0.95
+ECC_ITERATIONS = 30
 KEYPOINT_BLOCK = 2000  # pairs whose keypoints are found together (bounds the memory they take)
 
 
@@ -212,18 +219,65 @@ def _warped(pixels: np.ndarray, kind: str, amount: float) -> np.ndarray:
     )
 
 
-def warped_thumbnail_agreement(a: _Thumb, b: _Thumb, orientation: tuple[int, bool]) -> float:
-    """The best correlation of `b`'s content with `a`'s, turned by `orientation`, under QUERY_WARPS.
+def _inverse_warp_matrix(kind: str, amount: float, width: int, height: int) -> np.ndarray:
+    """2x3 affine from a warped image's coordinates back to the original's, for one of QUERY_WARPS."""
+    import cv2
 
-    A cheap test of whether a keypoint check can succeed: a geometric copy agrees with one of these warps far
-    better than a look-alike radiograph does.
+    if kind == "none":
+        return np.array([[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])
+    if kind == "zoom":  # `_warped` crops the centre `amount` and stretches it back to the full size
+        cx, cy = (width - 1) / 2, (height - 1) / 2
+        return np.array([[amount, 0.0, (1 - amount) * cx], [0.0, amount, (1 - amount) * cy]])
+    return np.asarray(cv2.invertAffineTransform(_warp_matrix(kind, amount, width, height)))
+
+
+def _refined_agreement(source: np.ndarray, target: np.ndarray, start: np.ndarray) -> float:
+    """The correlation of `target` with `source` under the affine ECC reaches from `start` (0 if it fails)."""
+    import cv2
+
+    criteria = (cv2.TERM_CRITERIA_EPS | cv2.TERM_CRITERIA_COUNT, ECC_ITERATIONS, 1e-4)
+    everywhere = np.full(target.shape, 255, dtype=np.uint8)  # no mask; 1: no extra smoothing of thumbnails
+    try:
+        correlation, _ = cv2.findTransformECC(
+            target, source, start.astype(np.float32), cv2.MOTION_AFFINE, criteria, everywhere, 1
+        )
+    except cv2.error:  # no convergence, or flat images
+        return 0.0
+    return float(correlation)
+
+
+@dataclass(frozen=True, order=True)
+class GateScore:
+    """How well two thumbnails agree once aligned, and whether the alignment had to be refined."""
+
+    agreement: float
+    refined: bool = False
+
+    @property
+    def passes(self) -> bool:
+        """Worth a keypoint check: over the bar that goes with how the thumbnails were aligned."""
+        return self.agreement >= (REFINED_MIN_AGREEMENT if self.refined else WARPED_MIN_AGREEMENT)
+
+
+def warped_thumbnail_agreement(a: _Thumb, b: _Thumb, orientation: tuple[int, bool]) -> GateScore:
+    """How well `b`'s content agrees with `a`'s, turned by `orientation`, once aligned: the best correlation
+    under QUERY_WARPS, refined (see REFINE_FROM) when that falls just short.
+
+    A cheap test of whether a keypoint check can succeed: a geometric copy agrees far better than a
+    look-alike radiograph does.
     """
     import cv2
 
     target = _content(b).astype(np.float32)
     turned = np.ascontiguousarray(_orient(_content(a), orientation).astype(np.float32))
     source = cv2.resize(turned, (target.shape[1], target.shape[0]), interpolation=cv2.INTER_AREA)
-    return max(_correlation(_warped(source, kind, amount), target) for kind, amount in QUERY_WARPS)
+    best, kind, amount = max(
+        (_correlation(_warped(source, kind, amount), target), kind, amount) for kind, amount in QUERY_WARPS
+    )
+    if not REFINE_FROM <= best < WARPED_MIN_AGREEMENT or min(target.shape) < 8:
+        return GateScore(best)
+    start = _inverse_warp_matrix(kind, amount, target.shape[1], target.shape[0])
+    return GateScore(max(best, _refined_agreement(source, target, start)), refined=True)
 
 
 @functools.lru_cache(maxsize=32)
@@ -372,9 +426,7 @@ def retrieve_candidates(thumbs: Sequence[_Thumb | None], workers: int | None = N
     # turning the grid is turning the image: the box filter treats rows and columns alike
     query_blocks, origins = [], []
     for w, (kind, amount) in enumerate(QUERY_WARPS):
-        grids = (ranks @ _operator(kind, amount, side).T).reshape(
-            -1, DESCRIPTOR_SIDE, DESCRIPTOR_SIDE
-        )
+        grids = (ranks @ _operator(kind, amount, side).T).reshape(-1, DESCRIPTOR_SIDE, DESCRIPTOR_SIDE)
         for orientation in ORIENTATIONS if w == 0 else ((0, False), (0, True)):
             turns, mirror = orientation
             turned = np.rot90(grids, turns, axes=(1, 2))
@@ -604,12 +656,16 @@ def _aligned_task(task: tuple[int, int, tuple[int, bool]]) -> float:
     return aligned_thumbnail_correlation(ta, tb, orientation) if ta is not None and tb is not None else 0.0
 
 
-def _warped_agreement_task(task: tuple[int, int, tuple[int, bool]]) -> float:
+def _warped_agreement_task(task: tuple[int, int, tuple[int, bool]]) -> GateScore:
     """`warped_thumbnail_agreement` of two images of the thumbnails `map_files` shares."""
     a, b, orientation = task
     thumbs: Sequence[_Thumb | None] = shared_state()
     ta, tb = thumbs[a], thumbs[b]
-    return warped_thumbnail_agreement(ta, tb, orientation) if ta is not None and tb is not None else 0.0
+    return (
+        warped_thumbnail_agreement(ta, tb, orientation)
+        if ta is not None and tb is not None
+        else GateScore(0.0)
+    )
 
 
 def _match_task(
@@ -708,7 +764,7 @@ def find_copies(
     gate_tasks = [(a, b, candidates[(a, b)][1]) for a, b in shortlist]
     agreement = map_files(_warped_agreement_task, gate_tasks, workers, shared=thumbs)
     agreeing = {
-        pair: value for pair, value in zip(shortlist, agreement, strict=True) if value >= WARPED_MIN_AGREEMENT
+        pair: score.agreement for pair, score in zip(shortlist, agreement, strict=True) if score.passes
     }
     pending = _best_for_each_image(agreeing)
     gated = time.perf_counter()
