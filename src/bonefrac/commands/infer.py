@@ -10,7 +10,10 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from bonefrac.errors import ConfigError
+
 if TYPE_CHECKING:
+    from bonefrac.dicom_out.write import DicomOutput
     from bonefrac.infer.batch import FileOutcome
 
 console = Console()
@@ -85,6 +88,15 @@ def predict(
     iou: float = typer.Option(0.7, "--iou", min=0.0, max=1.0, help="NMS IoU threshold."),
     threads: int | None = typer.Option(None, "--threads", min=1, help="onnxruntime intra-op threads."),
     images: bool = typer.Option(True, "--images/--no-images", help="Write annotated PNGs."),
+    dicom_out: Path | None = typer.Option(
+        None,
+        "--dicom-out",
+        help="For each DICOM input, write a DICOM structured report (TID 1500) and an annotated secondary "
+        "capture here, filed into the input's study (needs the dicom extra).",
+    ),
+    dicom_capture: bool = typer.Option(
+        True, "--dicom-capture/--no-dicom-capture", help="With --dicom-out: also the annotated capture."
+    ),
 ) -> None:
     """Detect fractures in many images: per image a call at two operating points, the classifier's fracture
     probability (when the card names a classifier) and each box's tier. Exit code 0 when every file worked,
@@ -97,6 +109,7 @@ def predict(
     from bonefrac.infer.tiers import CALLS, describe_points
 
     items = collect_inputs(paths)
+    dicom_output = None if dicom_out is None else _dicom_output(dicom_out, dicom_capture)
     analyser = FractureAnalyser.from_model(weights, threads=threads)
     card, classifier = analyser.card, analyser.classifier
     console.print(
@@ -129,6 +142,7 @@ def predict(
             conf=conf,
             iou=iou,
             save_images=images,
+            dicom_out=dicom_output,
             on_done=lambda _: progress.advance(task),
         )
     for outcome in outcomes:
@@ -142,11 +156,35 @@ def predict(
         f"({', '.join(f'{calls[c]} {c}' for c in CALLS)}); results in {out} ({SUMMARY_FILENAME})",
         highlight=False,
     )
+    if dicom_out is not None:
+        filed = sum(bool(o.dicom_paths) for o in outcomes)
+        not_dicom = sum(o.ok and o.result is not None and o.result.image.format != "dicom" for o in outcomes)
+        console.print(
+            f"DICOM results for {filed} DICOM image(s) in {dicom_out}"
+            + (
+                f"; {not_dicom} input(s) not DICOM have no study to file into and got none"
+                if not_dicom
+                else ""
+            ),
+            highlight=False,
+        )
     for outcome in failed:
         err_console.print(f"[red]failed[/] {outcome.path}: {outcome.error}", highlight=False)
     if failed:
         # a BonefracError, so cli.main exits 1 (typer.Exit codes are lost under standalone_mode=False)
         raise BonefracError(f"{len(failed)} of {len(outcomes)} files could not be used (listed above)")
+
+
+def _dicom_output(folder: Path, capture: bool) -> DicomOutput:
+    """The DICOM results writer, or a ConfigError naming the extra to install."""
+    try:
+        from bonefrac.dicom_out.write import DicomOutput
+    except ImportError as exc:
+        raise ConfigError(
+            f"--dicom-out needs highdicom ({exc.name} is not installed); install it with "
+            "pip install 'bonefrac[dicom]'"
+        ) from exc
+    return DicomOutput(folder, capture=capture)
 
 
 def outcome_line(outcome: FileOutcome) -> str:

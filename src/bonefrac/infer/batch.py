@@ -15,11 +15,14 @@ import logging
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bonefrac.errors import BonefracError, ConfigError
 from bonefrac.infer.analysis import FractureAnalyser
 from bonefrac.infer.result_schema import ImageResult, image_result
+
+if TYPE_CHECKING:
+    from bonefrac.dicom_out.write import DicomOutput
 
 logger = logging.getLogger(__name__)
 
@@ -60,6 +63,7 @@ class FileOutcome:
     json_path: Path | None = None
     image_path: Path | None = None
     error: str | None = None
+    dicom_paths: tuple[Path, ...] = ()  # the DICOM results written (--dicom-out, DICOM inputs only)
 
     @property
     def detections(self) -> int:
@@ -167,8 +171,10 @@ def predict_file(
     conf: float | None,
     iou: float,
     save_images: bool,
+    dicom_out: DicomOutput | None = None,
 ) -> FileOutcome:
-    """Load, analyse, write JSON (and the annotated PNG); a failure becomes a failed outcome, never raised.
+    """Load, analyse, write JSON (and the annotated PNG, and DICOM results for a DICOM input when
+    `dicom_out` is given); a failure becomes a failed outcome, never raised.
 
     `conf` (None: the card's operating points) is the lowest box confidence, as a request's threshold is."""
     from bonefrac.hashing import file_sha256
@@ -183,18 +189,25 @@ def predict_file(
         json_path = out_dir / f"{item.output_stem}.json"
         payload = result_document(item.path, result)
         json_path.write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
-        image_path = None
-        if save_images:
+        image_path: Path | None = None
+        dicom_paths: tuple[Path, ...] = ()
+        wants_dicom = dicom_out is not None and image.source_format == "dicom"
+        if save_images or wants_dicom:
             from bonefrac.imaging.render import draw_detections, encode_png
             from bonefrac.infer.tiers import box_styles
 
-            image_path = out_dir / f"{item.output_stem}.png"
             drawn = draw_detections(image, finding.detections, styles=box_styles(finding.box_tiers))
-            image_path.write_bytes(encode_png(drawn))
+            if save_images:
+                image_path = out_dir / f"{item.output_stem}.png"
+                image_path.write_bytes(encode_png(drawn))
+            if dicom_out is not None and wants_dicom:
+                dicom_paths = dicom_out.write(item.path, result, drawn, item.output_stem)
     except (BonefracError, ValueError, OSError) as exc:
         logger.warning("%s: skipped (%s)", item.path, exc)
         return FileOutcome(item.path, ok=False, error=str(exc))
-    return FileOutcome(item.path, ok=True, result=result, json_path=json_path, image_path=image_path)
+    return FileOutcome(
+        item.path, ok=True, result=result, json_path=json_path, image_path=image_path, dicom_paths=dicom_paths
+    )
 
 
 def predict_files(
@@ -205,13 +218,16 @@ def predict_files(
     conf: float | None = None,
     iou: float = 0.7,
     save_images: bool = True,
+    dicom_out: DicomOutput | None = None,
     on_done: Callable[[FileOutcome], None] | None = None,
 ) -> list[FileOutcome]:
-    """Analyse every file, writing out_dir/<stem>.json (+ .png) and out_dir/summary.csv."""
+    """Analyse every file, writing out_dir/<stem>.json (+ .png, + DICOM results) and out_dir/summary.csv."""
     out_dir.mkdir(parents=True, exist_ok=True)
     outcomes = []
     for item in items:
-        outcome = predict_file(item, analyser, out_dir, conf=conf, iou=iou, save_images=save_images)
+        outcome = predict_file(
+            item, analyser, out_dir, conf=conf, iou=iou, save_images=save_images, dicom_out=dicom_out
+        )
         outcomes.append(outcome)
         if on_done is not None:
             on_done(outcome)
