@@ -1,9 +1,11 @@
-"""Shared fixtures: a tiny synthetic YOLO data set, the FracAtlas path (skips when absent), no network."""
+"""Shared fixtures: a tiny synthetic YOLO data set, the FracAtlas path (skips when absent), dciodvfy."""
 
 from __future__ import annotations
 
 import os
+import shutil
 import socket
+import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -268,3 +270,17 @@ def tiered_model(
         return model
 
     return make
+
+
+@pytest.fixture(scope="session")
+def dciodvfy():
+    """Run dciodvfy on a file; return its error lines (warnings are allowed). Skips where it is missing."""
+    executable = shutil.which("dciodvfy")
+    if executable is None:
+        pytest.skip("dciodvfy (Debian dicom3tools) is not installed; `make test` installs it as root")
+
+    def errors(path: Path) -> list[str]:
+        run = subprocess.run([executable, str(path)], capture_output=True, text=True, timeout=60)
+        return [line for line in (run.stdout + run.stderr).splitlines() if line.startswith("Error")]
+
+    return errors

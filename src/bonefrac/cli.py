@@ -12,6 +12,7 @@ from bonefrac import __version__
 from bonefrac.commands import card as card_commands
 from bonefrac.commands import classify as classify_commands
 from bonefrac.commands import data as data_commands
+from bonefrac.commands import dicom as dicom_commands
 from bonefrac.commands import evaluate as evaluate_commands
 from bonefrac.commands import imaging as imaging_commands
 from bonefrac.commands import infer as infer_commands
@@ -35,6 +36,7 @@ infer_commands.register(app)
 app.add_typer(imaging_commands.app, name="image")
 app.command("ui")(ui_command)
 app.command("serve")(serve_commands.serve)
+app.add_typer(dicom_commands.app, name="dicom")
 train_commands.register(app)
 
 error_console = Console(stderr=True)

@@ -45,3 +45,7 @@ class EvaluationError(BonefracError):
     """Evaluation inputs are inconsistent (a split that does not exist, predictions for unknown images)."""
 
     exit_code = 2
+
+
+class PacsError(BonefracError):
+    """A DICOM peer or DICOMweb server refused a request or could not be reached."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -12,7 +13,8 @@ from bonefrac.dicom_out.capture import annotated_capture
 from bonefrac.dicom_out.report import structured_report
 from bonefrac.dicom_out.series import ResultSeries
 from bonefrac.dicom_out.source import read_source
-from bonefrac.infer.result_schema import ImageResult
+from bonefrac.infer.analysis import FractureAnalyser
+from bonefrac.infer.result_schema import ImageResult, image_result
 
 
 @dataclass
@@ -53,6 +55,24 @@ def write_dicom_results(results: DicomResults, out_dir: Path, stem: str) -> list
         dataset.save_as(path, enforce_file_format=True)
         written.append(path)
     return written
+
+
+def analyse_dicom(
+    analyser: FractureAnalyser, data: bytes, what: str, series: StudySeries, *, capture: bool = True
+) -> tuple[ImageResult, DicomResults]:
+    """Analyse one DICOM radiograph (Part 10 bytes) and make its DICOM results; ImageError when unusable."""
+    from bonefrac.imaging.io import load_image
+    from bonefrac.imaging.render import draw_detections
+    from bonefrac.infer.tiers import box_styles
+
+    source = read_source(data, what)
+    image = load_image(data, name=what)
+    finding = analyser.analyse(image)
+    digest = hashlib.sha256(data).hexdigest()
+    result = image_result(analyser, finding, image, size_bytes=len(data), sha256=digest)
+    styles = box_styles(finding.box_tiers)
+    drawn = draw_detections(image, finding.detections, styles=styles) if capture else None
+    return result, dicom_results(source, result, drawn, series(source))
 
 
 @dataclass
