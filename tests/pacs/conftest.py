@@ -23,8 +23,8 @@ def orthanc_factory(tmp_path):
         pytest.skip(reason)
     started: list[Orthanc] = []
 
-    def start(modalities: dict[str, tuple[str, int]]) -> Orthanc:
-        server = Orthanc(tmp_path / f"orthanc{len(started)}", free_port(), free_port())
+    def start(modalities: dict[str, tuple[str, int]], users: dict[str, str] | None = None) -> Orthanc:
+        server = Orthanc(tmp_path / f"orthanc{len(started)}", free_port(), free_port(), users=users)
         server.folder.mkdir()
         started.append(server)
         server.start(modalities)

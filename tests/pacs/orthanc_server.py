@@ -49,6 +49,8 @@ class Orthanc:
     def dicomweb_url(self) -> str:
         return f"{self.url}/dicom-web"
 
+    users: dict[str, str] | None = None  # basic-auth users; None: no authentication
+
     def start(self, modalities: dict[str, tuple[str, int]]) -> None:
         """Start with `modalities` (name -> (host, port), AE title = name) it may send to."""
         config = {
@@ -59,7 +61,8 @@ class Orthanc:
             "DicomPort": self.dicom_port,
             "DicomAet": AE_TITLE,
             "RemoteAccessAllowed": False,
-            "AuthenticationEnabled": False,
+            "AuthenticationEnabled": self.users is not None,
+            "RegisteredUsers": self.users or {},
             "HttpServerEnabled": True,
             "DicomServerEnabled": True,
             "DicomModalities": {name: [name, host, port] for name, (host, port) in modalities.items()},
@@ -77,7 +80,7 @@ class Orthanc:
             if self.process.poll() is not None:
                 raise RuntimeError(f"Orthanc exited: {(self.folder / 'orthanc.log').read_text()[-2000:]}")
             try:
-                if httpx.get(f"{self.url}/system", timeout=1).status_code == 200:
+                if httpx.get(f"{self.url}/system", timeout=1, auth=self.auth).status_code == 200:
                     return
             except httpx.TransportError:
                 pass
@@ -92,20 +95,26 @@ class Orthanc:
             except subprocess.TimeoutExpired:
                 self.process.kill()
 
+    @property
+    def auth(self) -> tuple[str, str] | None:
+        return next(iter(self.users.items())) if self.users else None
+
     def get(self, path: str) -> object:
-        response = httpx.get(f"{self.url}{path}", timeout=30)
+        response = httpx.get(f"{self.url}{path}", timeout=30, auth=self.auth)
         response.raise_for_status()
         return response.json()
 
     def upload(self, data: bytes) -> str:
         """Store a Part 10 file; its Orthanc instance id."""
-        response = httpx.post(f"{self.url}/instances", content=data, timeout=30)
+        response = httpx.post(f"{self.url}/instances", content=data, timeout=30, auth=self.auth)
         response.raise_for_status()
         return str(response.json()["ID"])
 
     def send_to(self, modality: str, instance_id: str) -> None:
         """C-STORE one stored instance to `modality` (Orthanc as SCU)."""
-        response = httpx.post(f"{self.url}/modalities/{modality}/store", json=[instance_id], timeout=60)
+        response = httpx.post(
+            f"{self.url}/modalities/{modality}/store", json=[instance_id], timeout=60, auth=self.auth
+        )
         response.raise_for_status()
 
     def study_instances(self, study_uid: str) -> list[dict]:
@@ -114,10 +123,11 @@ class Orthanc:
             f"{self.url}/tools/find",
             json={"Level": "Instance", "Query": {"StudyInstanceUID": study_uid}, "Expand": True},
             timeout=30,
+            auth=self.auth,
         ).json()
         return [self.get(f"/instances/{item['ID']}/simplified-tags") | {"ID": item["ID"]} for item in found]
 
     def file(self, instance_id: str) -> bytes:
-        response = httpx.get(f"{self.url}/instances/{instance_id}/file", timeout=30)
+        response = httpx.get(f"{self.url}/instances/{instance_id}/file", timeout=30, auth=self.auth)
         response.raise_for_status()
         return response.content

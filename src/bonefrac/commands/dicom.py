@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import signal
 import threading
 from pathlib import Path
@@ -96,3 +97,82 @@ def listen(
     finally:
         node.stop()
         console.print("DICOM node stopped; waiting images stay in the journal for the next start")
+
+
+@app.command("process")
+def process(
+    dicomweb: str = typer.Option(
+        ..., "--dicomweb", help="DICOMweb root URL, e.g. http://pacs:8042/dicom-web"
+    ),
+    weights: Path = typer.Option(..., "--weights", help="ONNX model (model_card.json beside it is used)."),
+    study: list[str] = typer.Option([], "--study", help="Study Instance UID to process (repeatable)."),
+    since: str | None = typer.Option(
+        None, "--since", help="Only studies from this date on (YYYYMMDD); default: every study found."
+    ),
+    watch: float | None = typer.Option(
+        None, "--watch", min=1.0, help="Look for new studies every this many seconds until stopped."
+    ),
+    ledger: Path = typer.Option(
+        Path("bonefrac-dicomweb.sqlite3"), "--ledger", help="Which studies were processed (once per study)."
+    ),
+    header: list[str] = typer.Option([], "--header", help="HTTP header 'Name: value' (repeatable)."),
+    user: str | None = typer.Option(None, "--user", help="Basic-auth user name."),
+    password: str | None = typer.Option(
+        None, "--password", envvar="BONEFRAC_DICOMWEB_PASSWORD", help="Basic-auth password (or the env var)."
+    ),
+    capture: bool = typer.Option(True, "--capture/--no-capture", help="Also store the annotated capture."),
+    retry_failed: bool = typer.Option(
+        False, "--retry-failed", help="Process studies that failed before again."
+    ),
+    threads: int | None = typer.Option(None, "--threads", min=1, help="onnxruntime intra-op threads."),
+) -> None:
+    """Analyse the radiographs of studies on a DICOMweb server (QIDO-RS, WADO-RS) and store a structured
+    report and an annotated capture into each study (STOW-RS). Exit code 1 when any study failed."""
+    _needs_dicom_extra()
+    import re
+
+    from bonefrac.errors import BonefracError
+    from bonefrac.infer.analysis import FractureAnalyser
+    from bonefrac.pacs.dicomweb import Connection, DicomwebProcessor, parse_headers
+    from bonefrac.pacs.ledger import StudyLedger
+
+    if since is not None and not re.fullmatch(r"\d{8}", since):
+        raise ConfigError(f"--since {since!r} is not a date as YYYYMMDD, e.g. 20261201")
+    logging.getLogger("dicomweb_client").setLevel(logging.WARNING)  # one line per request otherwise
+    connection = Connection(dicomweb, parse_headers(header), user, password)
+    analyser = FractureAnalyser.from_model(weights, threads=threads)
+    processor = DicomwebProcessor(
+        connection, analyser, StudyLedger(ledger), capture=capture, retry_failed=retry_failed
+    )
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    failed = 0
+    try:
+        while True:
+            for study_uid in processor.find_studies(since, study):
+                if stop.is_set():
+                    break
+                outcome = processor.process_study(study_uid)
+                failed += bool(outcome.errors)
+                console.print(
+                    f"study {study_uid}: "
+                    + (
+                        f"skipped ({outcome.skipped})"
+                        if outcome.skipped
+                        else f"{outcome.images} radiograph(s), {outcome.results} result(s) stored"
+                        + (
+                            f", {len(outcome.errors)} not analysed: {'; '.join(outcome.errors)}"
+                            if outcome.errors
+                            else ""
+                        )
+                    ),
+                    highlight=False,
+                )
+            if watch is None or stop.wait(watch):
+                break
+    except KeyboardInterrupt:
+        pass
+    finally:
+        processor.ledger.close()
+    if failed:
+        raise BonefracError(f"{failed} stud(y/ies) had radiographs that could not be analysed (listed above)")
