@@ -56,14 +56,27 @@ def _root(
     configure_logging(verbose)
 
 
+def usage_line(exc: typer.TyperException) -> str:
+    """A usage error (unknown command or option, missing or bad value) as one plain line: the command, what
+    was wrong (with typer's closest valid choice when it offers one) and where the options are listed."""
+    ctx = getattr(exc, "ctx", None)
+    command = getattr(ctx, "command_path", "") or "bonefrac"
+    message = " ".join(exc.format_message().split())
+    return f"error: {command}: {message} (see '{command} --help')"
+
+
 def main() -> None:
-    """Console-script entry: run the app, turning library errors into a message and an exit code."""
+    """Console-script entry: run the app; library errors and usage errors end in one line and an exit code.
+
+    typer (>= 0.29) carries its own copy of click, so its usage errors derive from `typer.TyperException`,
+    not from `click.ClickException`."""
     try:
-        code = app(standalone_mode=False)  # typer.Exit(n) and Ctrl-C (130) come back as a return value
+        # typer.Exit(n) and Ctrl-C (130) come back as a return value
+        code = app(prog_name="bonefrac", standalone_mode=False)
         if isinstance(code, int) and code:
             sys.exit(code)
     except BonefracError as exc:
-        error_console.print(f"[bold red]error:[/] {exc}", highlight=False)
+        error_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
         sys.exit(exc.exit_code)
     except typer.Exit as exc:
         sys.exit(exc.exit_code)
@@ -73,10 +86,9 @@ def main() -> None:
     except KeyboardInterrupt:
         logging.getLogger(__name__).warning("interrupted")
         sys.exit(130)
-    except Exception as exc:  # click usage errors carry their own exit code
-        import click
-
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            sys.exit(exc.exit_code)
-        raise
+    except typer.TyperException as exc:
+        if type(exc).__name__ == "NoArgsIsHelpError":  # a group called alone: its help, as click shows it
+            print(exc.format_message(), file=sys.stderr)
+        else:
+            print(usage_line(exc), file=sys.stderr)
+        sys.exit(exc.exit_code)
