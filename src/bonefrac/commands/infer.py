@@ -73,7 +73,12 @@ def predict(
     paths: list[str] = typer.Argument(
         ..., help="Image files, folders (searched recursively) or glob patterns."
     ),
-    weights: Path = typer.Option(..., "--weights", help="ONNX model (model_card.json beside it is used)."),
+    weights: Path | None = typer.Option(
+        None,
+        "--model",
+        "--weights",
+        help="ONNX model, model_card.json beside it (default: $BONEFRAC_MODEL_PATH, else the shipped model).",
+    ),
     out: Path = typer.Option(Path("predictions"), "--out", help="Folder for PNGs, JSONs and summary.csv."),
     conf: float | None = typer.Option(
         None,
@@ -95,9 +100,12 @@ def predict(
     from bonefrac.infer.analysis import FractureAnalyser
     from bonefrac.infer.batch import SUMMARY_FILENAME, collect_inputs, predict_files
     from bonefrac.infer.tiers import CALLS, describe_points
+    from bonefrac.paths import choose_model
 
+    chosen = choose_model(weights)
     items = collect_inputs(paths)
-    analyser = FractureAnalyser.from_model(weights, threads=threads)
+    analyser = FractureAnalyser.from_model(chosen.path, threads=threads)
+    console.print(f"model file: {chosen.describe()}", highlight=False)
     card, classifier = analyser.card, analyser.classifier
     console.print(
         f"model {card.name} {card.version}, sha256 {analyser.detector.sha256}"

@@ -11,7 +11,8 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
-from bonefrac.errors import BonefracError, ConfigError, ModelError
+from bonefrac.errors import BonefracError, ConfigError
+from bonefrac.paths import choose_model
 
 console = Console()
 APP_SCRIPT = Path(__file__).resolve().parents[1] / "ui" / "streamlit_app.py"
@@ -57,7 +58,8 @@ def ui(
         None,
         "--model",
         envvar="BONEFRAC_MODEL_PATH",
-        help="ONNX model to run in-process when no --api-url is given (model_card.json beside it).",
+        help="ONNX model to run in-process when no --api-url is given (model_card.json beside it; "
+        "default: the shipped model).",
     ),
     port: int = typer.Option(8501, "--port", min=1, max=65535, help="Port the UI listens on."),
     host: str = typer.Option("127.0.0.1", "--host", help="Address the UI listens on (0.0.0.0: all)."),
@@ -78,16 +80,10 @@ def ui(
         env.pop("BONEFRAC_MODEL_PATH", None)
         backend = f"the service at {api_url}"
     else:
-        if model is None:
-            raise ModelError(
-                "give --api-url (or BONEFRAC_API_URL) to use a running service, or --model "
-                "(or BONEFRAC_MODEL_PATH) to run an ONNX model in-process"
-            )
-        if not model.is_file():
-            raise ModelError(f"model file not found: {model} (expected an .onnx file from `bonefrac export`)")
+        chosen = choose_model(model)
         env.pop("BONEFRAC_API_URL", None)
-        env["BONEFRAC_MODEL_PATH"] = str(model.resolve())
-        backend = f"{model} in-process"
+        env["BONEFRAC_MODEL_PATH"] = str(chosen.path.resolve())
+        backend = f"{chosen.describe()} in-process"
     env.pop("BONEFRAC_DEMO_DIR", None)
     if demo_dir is not None:
         if not demo_dir.is_dir():
