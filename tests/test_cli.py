@@ -11,9 +11,30 @@ from bonefrac.cli import app
 runner = CliRunner()
 
 
-def test_help_lists_commands():
-    result = runner.invoke(app, ["--help"])
-    assert result.exit_code == 0 and "data" in result.output
+PIPELINE_ORDER = [
+    "data",
+    "train",
+    "experiment",
+    "runs",
+    "evaluate",
+    "export",
+    "predict",
+    "serve",
+    "ui",
+    "classify",
+    "compare",
+    "model-card",
+    "image",
+    "bench",
+]
+
+
+def test_help_lists_every_command_in_pipeline_order():
+    result = runner.invoke(app, ["--help"], terminal_width=100)
+    assert result.exit_code == 0, result.output
+    panel = result.output.split("Commands")[1]
+    listed = [line.split()[1] for line in panel.splitlines() if line.startswith("│ ") and line[2] != " "]
+    assert listed == PIPELINE_ORDER
 
 
 def test_data_synth_command_writes_a_dataset(tmp_path):

@@ -4,38 +4,78 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import Sequence
+from types import ModuleType
 
 import typer
 from rich.console import Console
+from typer.core import TyperGroup
 
 from bonefrac import __version__
-from bonefrac.commands import card as card_commands
-from bonefrac.commands import classify as classify_commands
-from bonefrac.commands import data as data_commands
-from bonefrac.commands import evaluate as evaluate_commands
-from bonefrac.commands import imaging as imaging_commands
-from bonefrac.commands import infer as infer_commands
-from bonefrac.commands import serve as serve_commands
-from bonefrac.commands import train as train_commands
-from bonefrac.commands.ui import ui as ui_command
+from bonefrac.commands import (
+    bench,
+    card,
+    classify,
+    compare,
+    data,
+    evaluate,
+    export,
+    imaging,
+    predict,
+    serve,
+    train,
+    ui,
+)
 from bonefrac.errors import BonefracError
 from bonefrac.logging_setup import configure_logging
 
+# Pipeline order: `bonefrac --help` lists the commands as each module registers them, in this order.
+COMMAND_MODULES: tuple[ModuleType, ...] = (
+    data,  # data
+    train,  # train, experiment, runs
+    evaluate,  # evaluate
+    export,  # export
+    predict,  # predict
+    serve,  # serve
+    ui,  # ui
+    classify,  # classify
+    compare,  # compare
+    card,  # model-card
+    imaging,  # image
+    bench,  # bench
+)
+
+
+def _registered_names(app: typer.Typer) -> list[str]:
+    commands = [str(info.name) for info in app.registered_commands]
+    return commands + [str(info.name) for info in app.registered_groups]
+
+
+def register_commands(app: typer.Typer, modules: Sequence[ModuleType]) -> tuple[str, ...]:
+    """Let each module add its commands (`register(app)`); the names in the order they came."""
+    order: list[str] = []
+    for module in modules:
+        module.register(app)
+        order += [name for name in _registered_names(app) if name not in order]
+    return tuple(order)
+
+
+class PipelineOrderGroup(TyperGroup):
+    """The root group: commands and command groups listed in registration order (typer puts groups last)."""
+
+    def list_commands(self, ctx: typer.Context) -> list[str]:  # type: ignore[override]
+        rank = {name: index for index, name in enumerate(COMMAND_ORDER)}
+        return sorted(super().list_commands(ctx), key=lambda name: rank.get(name, len(rank)))
+
+
 app = typer.Typer(
     name="bonefrac",
-    help="Find bone fractures on radiographs: check data, train YOLO11, evaluate clinically, export, serve.",
+    help="Find bone fractures on radiographs: check data, train, evaluate, export, predict, serve.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
+    cls=PipelineOrderGroup,
 )
-app.add_typer(data_commands.app, name="data")
-app.add_typer(classify_commands.app, name="classify")
-evaluate_commands.register(app)
-card_commands.register(app)
-infer_commands.register(app)
-app.add_typer(imaging_commands.app, name="image")
-app.command("ui")(ui_command)
-app.command("serve")(serve_commands.serve)
-train_commands.register(app)
+COMMAND_ORDER = register_commands(app, COMMAND_MODULES)
 
 error_console = Console(stderr=True)
 

@@ -333,3 +333,8 @@ def report(
     console.print(
         f"report written to {path} ({path.stat().st_size / 1e6:.1f} MB) and {path.with_suffix('.json')}"
     )
+
+
+def register(root: typer.Typer) -> None:
+    """Add the `data` command group to the root app."""
+    root.add_typer(app, name="data")

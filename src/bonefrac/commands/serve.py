@@ -19,9 +19,11 @@ def serve(
     host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on (0.0.0.0 in a container)."),
     port: int = typer.Option(8000, "--port", min=1, max=65535, help="TCP port."),
 ) -> None:
-    """Serve fracture detection over HTTP: /v1/detect, /v1/detect/annotated, /v1/model, /healthz, /readyz,
-    /metrics, /docs. Every other setting comes from BONEFRAC_* variables (see docs/serve.md); the audit
-    database goes to the data folder ($BONEFRAC_DATA, default ~/.local/share/bonefrac)."""
+    """Serve fracture detection over HTTP (the shipped model unless --model or BONEFRAC_MODEL_PATH).
+
+    Routes: /v1/detect, /v1/detect/annotated, /v1/model, /healthz, /readyz, /metrics, /docs. Every other
+    setting comes from BONEFRAC_* variables (see docs/serve.md); the audit database goes to the data folder
+    ($BONEFRAC_DATA, default ~/.local/share/bonefrac)."""
     import uvicorn
 
     from bonefrac.card.record import card_path_for, read_model_card
@@ -65,3 +67,8 @@ def serve(
         timeout_graceful_shutdown=int(settings.shutdown_grace_s),
         server_header=False,
     )
+
+
+def register(app: typer.Typer) -> None:
+    """Add `serve` to the root app."""
+    app.command("serve")(serve)

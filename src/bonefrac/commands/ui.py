@@ -107,5 +107,10 @@ def ui(
         raise BonefracError(f"streamlit exited with code {code}; its messages are above")
 
 
+def register(app: typer.Typer) -> None:
+    """Add `ui` to the root app."""
+    app.command("ui")(ui)
+
+
 def _interrupt(signum: int, frame: object) -> None:
     raise KeyboardInterrupt

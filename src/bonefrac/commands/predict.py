@@ -1,0 +1,124 @@
+"""`bonefrac predict`: fracture calls and boxes for many images, as annotated PNGs, JSONs and a CSV."""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import typer
+from rich.console import Console
+
+if TYPE_CHECKING:
+    from bonefrac.infer.batch import FileOutcome
+
+console = Console()
+err_console = Console(stderr=True)
+
+
+def predict(
+    paths: list[str] = typer.Argument(
+        ..., help="Image files, folders (searched recursively) or glob patterns."
+    ),
+    weights: Path | None = typer.Option(
+        None,
+        "--model",
+        "--weights",
+        help="ONNX model, model_card.json beside it (default: $BONEFRAC_MODEL_PATH, else the shipped model).",
+    ),
+    out: Path = typer.Option(Path("predictions"), "--out", help="Folder for PNGs, JSONs and summary.csv."),
+    conf: float | None = typer.Option(
+        None,
+        "--conf",
+        min=0.0,
+        max=1.0,
+        help="Lowest box confidence, shown on images of any call (default: the card's operating points).",
+    ),
+    iou: float = typer.Option(0.7, "--iou", min=0.0, max=1.0, help="NMS IoU threshold."),
+    threads: int | None = typer.Option(None, "--threads", min=1, help="onnxruntime intra-op threads."),
+    images: bool = typer.Option(True, "--images/--no-images", help="Write annotated PNGs."),
+) -> None:
+    """Detect fractures in many images: per image a call, fracture probability and boxes with tiers.
+
+    Per image: a call at two operating points, the classifier's fracture probability (when the card names a
+    classifier) and each box's tier. Exit code 0 when every file worked, 1 when any file failed."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+    from bonefrac.errors import BonefracError
+    from bonefrac.infer.analysis import FractureAnalyser
+    from bonefrac.infer.batch import SUMMARY_FILENAME, collect_inputs, predict_files
+    from bonefrac.infer.tiers import CALLS, describe_points
+    from bonefrac.paths import choose_model
+
+    chosen = choose_model(weights)
+    items = collect_inputs(paths)
+    analyser = FractureAnalyser.from_model(chosen.path, threads=threads)
+    console.print(f"model file: {chosen.describe()}", highlight=False)
+    card, classifier = analyser.card, analyser.classifier
+    console.print(
+        f"model {card.name} {card.version}, sha256 {analyser.detector.sha256}"
+        + (" [bold red](STAND-IN: trained on synthetic images)[/]" if card.stand_in else ""),
+        highlight=False,
+    )
+    console.print(
+        "classifier: none (the detector alone)"
+        if classifier is None
+        else f"classifier {classifier.card.name} {classifier.card.version}, sha256 {classifier.sha256}",
+        highlight=False,
+    )
+    for line in describe_points(analyser.points, analyser.tiered):
+        console.print(f"  {line}", highlight=False)
+    if conf is not None:
+        console.print(f"  boxes down to confidence {conf:g} (--conf), on images of any call", highlight=False)
+    with Progress(
+        TextColumn("[progress.description]{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeRemainingColumn(),
+        console=err_console,
+    ) as progress:
+        task = progress.add_task("predicting", total=len(items))
+        outcomes = predict_files(
+            items,
+            analyser,
+            out,
+            conf=conf,
+            iou=iou,
+            save_images=images,
+            on_done=lambda _: progress.advance(task),
+        )
+    for outcome in outcomes:
+        if outcome.result is not None:
+            console.print(outcome_line(outcome), highlight=False)
+    failed = [o for o in outcomes if not o.ok]
+    positive = sum(o.positive for o in outcomes)
+    calls = Counter(o.result.image.call for o in outcomes if o.result is not None)
+    console.print(
+        f"{len(outcomes) - len(failed)} of {len(outcomes)} images done, {positive} with detections "
+        f"({', '.join(f'{calls[c]} {c}' for c in CALLS)}); results in {out} ({SUMMARY_FILENAME})",
+        highlight=False,
+    )
+    for outcome in failed:
+        err_console.print(f"[red]failed[/] {outcome.path}: {outcome.error}", highlight=False)
+    if failed:
+        # a BonefracError, so cli.main exits 1 (typer.Exit codes are lost under standalone_mode=False)
+        raise BonefracError(f"{len(failed)} of {len(outcomes)} files could not be used (listed above)")
+
+
+def outcome_line(outcome: FileOutcome) -> str:
+    """One image in one line: call, score, probability, then each box's confidence and tier."""
+    result = outcome.result
+    if result is None:
+        return f"{outcome.path}: failed ({outcome.error})"
+    image = result.image
+    probability = "-" if image.fracture_probability is None else f"{image.fracture_probability:.3f}"
+    boxes = ", ".join(f"{d.confidence:.3f} {d.tier}" for d in result.detections) or "none"
+    return (
+        f"{outcome.path}: {image.call}, score {image.score:.3f}, fracture probability {probability}; "
+        f"boxes: {boxes}"
+    )
+
+
+def register(app: typer.Typer) -> None:
+    """Add `predict` to the root app."""
+    app.command("predict")(predict)
