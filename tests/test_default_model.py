@@ -1,5 +1,6 @@
 """`bonefrac predict` and `bonefrac serve` use the shipped model unless told otherwise, say which, and write
-nothing into the working folder: the audit database goes to the data folder."""
+nothing into the working folder: the audit database goes to the data folder. A second service on the same port
+is told that another bonefrac holds it."""
 
 from __future__ import annotations
 
@@ -103,6 +104,16 @@ def test_serve_uses_the_shipped_model_and_keeps_its_audit_in_the_data_folder(tmp
             time.sleep(0.2)
         card = httpx.get(f"http://127.0.0.1:{port}/v1/model", timeout=5).json()["card"]
         assert card["name"] == json.loads((SHIPPED_MODEL.parent / "model_card.json").read_text())["name"]
+        second = subprocess.run(
+            [sys.executable, "-m", "bonefrac", "serve", "--port", str(port)],
+            cwd=work,
+            env=_env(tmp_path),
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert second.returncode == 2
+        assert f"port {port} on 127.0.0.1 is already in use by another bonefrac service" in second.stderr
     finally:
         process.terminate()
         process.wait(30)

@@ -8,6 +8,7 @@ import typer
 from rich.console import Console
 
 console = Console(stderr=True)
+PORT_CHANGE = "--port {port} (or BONEFRAC_PORT={port}, which make run reads too)"
 
 
 def serve(
@@ -17,7 +18,7 @@ def serve(
         help="ONNX model to serve (default: $BONEFRAC_MODEL_PATH, else the shipped deploy/model/model.onnx).",
     ),
     host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on (0.0.0.0 in a container)."),
-    port: int = typer.Option(8000, "--port", min=1, max=65535, help="TCP port."),
+    port: int = typer.Option(8000, "--port", min=1, max=65535, envvar="BONEFRAC_PORT", help="TCP port."),
 ) -> None:
     """Serve fracture detection over HTTP (the shipped model unless --model or BONEFRAC_MODEL_PATH).
 
@@ -28,12 +29,14 @@ def serve(
 
     from bonefrac.card.record import card_path_for, read_model_card
     from bonefrac.paths import choose_model, sqlite_folder
+    from bonefrac.ports import ensure_port_free
     from bonefrac.serve.app import create_app
     from bonefrac.serve.json_logging import configure_service_logging
     from bonefrac.serve.settings import load_settings
 
     chosen = choose_model(model)  # before anything is created: a refused start leaves nothing behind
     settings = load_settings(model_path=chosen.path)
+    ensure_port_free(host, port, change=PORT_CHANGE)
     configure_service_logging(settings.log_json)
     with sqlite_folder(settings.audit_db_url):
         app = create_app(settings)

@@ -13,8 +13,10 @@ from rich.console import Console
 
 from bonefrac.errors import BonefracError, ConfigError
 from bonefrac.paths import choose_model
+from bonefrac.ports import ensure_port_free
 
 console = Console()
+PORT_CHANGE = "--port {port} (or BONEFRAC_UI_PORT={port}, which make run reads too)"
 APP_SCRIPT = Path(__file__).resolve().parents[1] / "ui" / "streamlit_app.py"
 
 
@@ -61,7 +63,9 @@ def ui(
         help="ONNX model to run in-process when no --api-url is given (model_card.json beside it; "
         "default: the shipped model).",
     ),
-    port: int = typer.Option(8501, "--port", min=1, max=65535, help="Port the UI listens on."),
+    port: int = typer.Option(
+        8501, "--port", min=1, max=65535, envvar="BONEFRAC_UI_PORT", help="Port the UI listens on."
+    ),
     host: str = typer.Option("127.0.0.1", "--host", help="Address the UI listens on (0.0.0.0: all)."),
     max_upload_mb: int = typer.Option(20, "--max-upload-mb", min=1, help="Largest file the page accepts."),
     demo_dir: Path | None = typer.Option(
@@ -90,6 +94,7 @@ def ui(
             raise ConfigError(f"--demo-dir must be a folder of radiographs, got {demo_dir} (not a folder)")
         env["BONEFRAC_DEMO_DIR"] = str(demo_dir.resolve())
     env["STREAMLIT_BROWSER_GATHER_USAGE_STATS"] = "false"
+    ensure_port_free(host, port, change=PORT_CHANGE)
     console.print(f"bonefrac UI on http://{host}:{port} using {backend} (Ctrl-C stops it)")
     process = subprocess.Popen(streamlit_command(host, port, max_upload_mb), env=env)
     signal.signal(signal.SIGTERM, _interrupt)  # a stop request ends streamlit too, not only this process
