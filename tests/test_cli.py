@@ -26,6 +26,7 @@ PIPELINE_ORDER = [
     "model-card",
     "image",
     "bench",
+    "schema",
 ]
 
 

@@ -22,6 +22,7 @@ from bonefrac.commands import (
     export,
     imaging,
     predict,
+    schema,
     serve,
     train,
     ui,
@@ -43,6 +44,7 @@ COMMAND_MODULES: tuple[ModuleType, ...] = (
     card,  # model-card
     imaging,  # image
     bench,  # bench
+    schema,  # schema
 )
 
 
