@@ -336,5 +336,8 @@ def report(
 
 
 def register(root: typer.Typer) -> None:
-    """Add the `data` command group to the root app."""
+    """Add the `data` command group (with `data fetch`) to the root app."""
+    from bonefrac.commands import fetch
+
+    app.add_typer(fetch.app, name="fetch")
     root.add_typer(app, name="data")
