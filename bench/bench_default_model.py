@@ -1,4 +1,4 @@
-"""The shipped default model against issue 8's anchor, on the FracAtlas test split: one row per model.
+"""The shipped default model against the plain YOLO11n anchor, on the FracAtlas test split: one row per model.
 
     PYTHONPATH=src python bench/bench_default_model.py RUN_DIR --evals .data/ship [--record]
 
@@ -41,9 +41,9 @@ TABLE_HEAD = (
 
 
 def anchor_row() -> str:
-    a = load_reference_results().get("issue8_anchor").metrics
+    a = load_reference_results().get("yolo11n_anchor").metrics
     return (
-        f"| 2026-11 (issue 8) | anchor: plain ultralytics, yolo11n.yaml defaults, batch 32, all train images "
+        f"| 2026-11 | anchor: plain ultralytics, yolo11n.yaml defaults, batch 32, all train images "
         f"| one H200 GPU | 7.25 min | 39 | 640 | {a.map50:.3f} / {a.map50_95:.3f} / {a.precision:.2f} / "
         f"{a.recall:.2f} | - | - | - | - | measured outside this project |"
     )

@@ -1,4 +1,4 @@
-"""Engine speed targets (issue 5), measured in one process and recorded in bench/RESULTS.md.
+"""Engine speed targets, measured in one process and recorded in bench/RESULTS.md.
 
     PYTHONPATH=src python bench/bench_infer.py [--weights best.pt] [--repeats 30] [--record]
 

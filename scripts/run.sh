@@ -8,7 +8,8 @@
 # Environment knobs: BONEFRAC_MODEL_PATH (serve this model instead), BONEFRAC_PORT (8000),
 # BONEFRAC_UI_PORT (8501), BONEFRAC_SERVE_VENV (.venv-serve), BONEFRAC_TRAIN_PYTHON (a Python with the train
 # extra to make the stand-in when a checkout has no deploy/model/model.onnx; default: the test environment .venv),
-# BONEFRAC_FRACATLAS (where FracAtlas is, for the demo radiographs).
+# BONEFRAC_FRACATLAS (where FracAtlas is, for the demo radiographs). A taken port stops the start at once, with
+# who holds it (another bonefrac service or UI, or another program) and the variable that chooses another.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -36,7 +37,20 @@ if [[ ! -f "$SERVE_VENV/.installed" || pyproject.toml -nt "$SERVE_VENV/.installe
 fi
 BONEFRAC="$SERVE_VENV/bin/bonefrac"
 
-# 2. the model: BONEFRAC_MODEL_PATH, else the shipped default, else (a checkout without it) a stand-in
+# 2. both ports free before anything starts; when one is taken, say at once by whom and how to choose another
+"$SERVE_VENV/bin/python" - "$HOST" "$API_PORT" "$UI_PORT" <<'PY' || exit 1
+import sys
+from bonefrac.errors import BonefracError
+from bonefrac.ports import ensure_port_free
+host, api_port, ui_port = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+try:
+    ensure_port_free(host, api_port, change="BONEFRAC_PORT={port} make run")
+    ensure_port_free(host, ui_port, change="BONEFRAC_UI_PORT={port} make run")
+except BonefracError as exc:
+    sys.exit(f"[make run] {exc}")
+PY
+
+# 3. the model: BONEFRAC_MODEL_PATH, else the shipped default, else (a checkout without it) a stand-in
 MODEL=${BONEFRAC_MODEL_PATH:-}
 if [[ -z "$MODEL" && -f "$DEFAULT_MODEL" ]]; then
     MODEL=$DEFAULT_MODEL
@@ -97,7 +111,7 @@ print("  Research and demonstration only: not a medical device.\n")
 PY
 fi
 
-# 3. demo radiographs for the UI, prepared into the ignored .data/demo (never copied into tracked folders)
+# 4. demo radiographs for the UI, prepared into the ignored .data/demo (never copied into tracked folders)
 DEMO_ARGS=()
 if "$BONEFRAC" data demo --out "$DEMO_DIR"; then
     DEMO_ARGS=(--demo-dir "$DEMO_DIR")
@@ -105,7 +119,7 @@ else
     say "no demo radiographs this time (the message above says why)"
 fi
 
-# 4. service and UI, stopped together
+# 5. service and UI, stopped together
 SERVE_PID=""
 UI_PID=""
 stop() {
@@ -122,17 +136,33 @@ trap 'stop; exit 0' INT TERM
 "$BONEFRAC" serve --model "$MODEL" --host "$HOST" --port "$API_PORT" &
 SERVE_PID=$!
 API_URL="http://$HOST:$API_PORT"
-"$SERVE_VENV/bin/python" - "$API_URL" <<'PY' || { stop; exit 1; }
-import sys, time, httpx
-url = sys.argv[1] + "/readyz"
+"$SERVE_VENV/bin/python" - "$API_URL" "$SERVE_PID" <<'PY' || { stop; exit 1; }
+import os, sys, time, httpx
+url, pid = sys.argv[1] + "/readyz", int(sys.argv[2])
+
+def running() -> bool:  # this service, not another one on the same port: its process must be alive
+    if os.path.isdir("/proc/self"):  # Linux: an exited process not yet reaped is a zombie ("Z")
+        try:
+            with open(f"/proc/{pid}/stat") as handle:
+                return handle.read().rsplit(")", 1)[1].split()[0] != "Z"
+        except FileNotFoundError:
+            return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
 for _ in range(600):
+    if not running():
+        sys.exit("[make run] the service did not start (its message is above)")
     try:
         if httpx.get(url, timeout=1).status_code == 200:
             sys.exit(0)
     except httpx.TransportError:
         pass
     time.sleep(0.1)
-sys.exit(f"the service at {url} did not get ready within 60 s")
+sys.exit(f"[make run] the service at {url} did not get ready within 60 s")
 PY
 
 if "$BONEFRAC" ui --help >/dev/null 2>&1; then

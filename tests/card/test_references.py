@@ -10,7 +10,7 @@ from bonefrac.errors import ConfigError
 
 def test_shipped_references_hold_the_anchor_and_the_published_fracatlas_results():
     shipped = {r.key: r for r in load_reference_results().references}
-    anchor = shipped["issue8_anchor"]
+    anchor = shipped["yolo11n_anchor"]
     assert (anchor.level, anchor.images) == ("box", "all")
     assert anchor.metrics.given() == {"map50": 0.103, "map50_95": 0.034, "precision": 0.30, "recall": 0.20}
     paper = shipped["fracatlas_paper_yolov8s"]
@@ -31,7 +31,7 @@ def test_counterpart_takes_this_models_number_under_the_same_protocol(report):
     paper = shipped.get("fracatlas_paper_yolov8s").counterpart(report)
     assert paper == {"map50": report.box_fractured_only.map50}
     assert report.box_fractured_only.map50 != report.box.map50  # the backgrounds' false alarms differ
-    anchor = shipped.get("issue8_anchor").counterpart(report)
+    anchor = shipped.get("yolo11n_anchor").counterpart(report)
     assert anchor == {k: getattr(report.box, k) for k in ("map50", "map50_95", "precision", "recall")}
     assert shipped.get("resnet18_classifier_448").counterpart(report) == {"auroc": report.image.auroc}
 
@@ -82,7 +82,7 @@ def test_a_broken_references_file_says_what_it_expected(tmp_path):
 
 def test_unknown_reference_key_lists_the_known_ones():
     with pytest.raises(
-        ConfigError, match="no reference result 'nope'; known: issue8_anchor, fracatlas_paper"
+        ConfigError, match="no reference result 'nope'; known: yolo11n_anchor, fracatlas_paper"
     ):
         load_reference_results().get("nope")
 

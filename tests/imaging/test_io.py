@@ -185,6 +185,25 @@ def test_load_image_trusts_content_not_the_file_name(tmp_path, suffix):
     assert np.array_equal(radiograph.pixels[..., 0], GRAY)
 
 
+@pytest.mark.parametrize(
+    ("name", "noted"),
+    [("scan.jpg", True), ("scan.png", False), ("upload", False), ("synthetic radiograph", False)],
+)
+def test_only_a_suffix_that_names_another_format_is_noted(caplog, name, noted):
+    caplog.set_level("INFO", logger="bonefrac.imaging.io")
+    load_image(encode_raster(Image.fromarray(GRAY), "PNG"), name=name)
+    notes = [r.getMessage() for r in caplog.records if "but holds" in r.getMessage()]
+    assert notes == ([f"{name}: named .jpg but holds PNG; decoding it as PNG"] if noted else [])
+
+
+def test_bench_image_is_not_noted_as_misnamed(caplog):
+    from bonefrac.export.benchmark import bench_image
+
+    caplog.set_level("INFO", logger="bonefrac.imaging.io")
+    assert bench_image(shape=(96, 80)).source_format == "png"
+    assert not [r for r in caplog.records if "but holds" in r.getMessage()]
+
+
 def _valid_files():
     files = {fmt: encode_raster(Image.fromarray(GRAY), fmt) for fmt in ("JPEG", "PNG", "BMP", "TIFF")}
     files["DICOM"] = build_dicom(

@@ -113,9 +113,10 @@ def test_predict_json_is_the_public_schema_the_service_answers(constant_model, t
     model = constant_model(HEAD, names={0: "fractured"})
     (outcome,) = predict_files(collect_inputs([tmp_path / "in"]), _analyser(model), tmp_path / "out")
     payload = json.loads(outcome.json_path.read_text())
-    assert set(payload) == {"file"} | set(ImageResult.model_fields)
-    assert set(DetectResponse.model_fields) - set(payload) == {"request_id", "timings"}
-    ImageResult.model_validate({k: v for k, v in payload.items() if k != "file"})
+    assert DetectResponse is ImageResult and set(payload) == set(ImageResult.model_fields)
+    assert payload["schema_version"] == "1.0" and payload["file_name"] == str(tmp_path / "in" / "a.png")
+    assert payload["request_id"] is None and payload["timings"] is None
+    ImageResult.model_validate(payload)
 
 
 def test_predict_json_reports_size_in_mm_for_dicom(constant_model, tmp_path):

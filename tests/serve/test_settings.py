@@ -7,17 +7,20 @@ from pathlib import Path
 import pytest
 
 from bonefrac.errors import ConfigError
+from bonefrac.paths import SHIPPED_MODEL
 from bonefrac.serve.settings import ServeSettings, load_settings
 
 
-def test_settings_defaults_are_documented_values(monkeypatch):
+def test_settings_defaults_are_documented_values(monkeypatch, tmp_path):
     for name in list(__import__("os").environ):
         if name.startswith("BONEFRAC_") and name != "BONEFRAC_CACHE":
             monkeypatch.delenv(name)
+    monkeypatch.setenv("BONEFRAC_DATA", str(tmp_path / "data"))
     settings = ServeSettings()
     assert settings.env == "development" and settings.threshold is None
     assert settings.max_upload_bytes == 20 * 1024 * 1024
-    assert settings.api_keys == [] and settings.audit_db_url == "sqlite:///bonefrac_audit.db"
+    assert settings.api_keys == [] and settings.audit_db_url == f"sqlite:///{tmp_path / 'data' / 'audit.db'}"
+    assert settings.model_path == SHIPPED_MODEL
 
 
 def test_settings_read_from_environment(monkeypatch):

@@ -26,7 +26,6 @@ def test_streamlit_command_is_headless_without_usage_stats():
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        ((), "give --api-url"),
         (("--model", "does/not/exist.onnx"), "model file not found: does/not/exist.onnx"),
         (("--api-url", "127.0.0.1:8000"), "--api-url must start with http:// or https://"),
         (

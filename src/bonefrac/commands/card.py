@@ -75,5 +75,5 @@ def model_card(
 
 
 def register(app: typer.Typer) -> None:
-    """Add `model-card` to the root app (one line in cli.py)."""
+    """Add `model-card` to the root app."""
     app.command("model-card")(model_card)

@@ -72,3 +72,8 @@ def export(
         f"{result.parity.max_abs_difference:.1e} on {result.parity.images} images "
         "(OpenCV and numpy letterbox)"
     )
+
+
+def register(root: typer.Typer) -> None:
+    """Add the `classify` command group to the root app."""
+    root.add_typer(app, name="classify")

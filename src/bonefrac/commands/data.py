@@ -333,3 +333,11 @@ def report(
     console.print(
         f"report written to {path} ({path.stat().st_size / 1e6:.1f} MB) and {path.with_suffix('.json')}"
     )
+
+
+def register(root: typer.Typer) -> None:
+    """Add the `data` command group (with `data fetch`) to the root app."""
+    from bonefrac.commands import fetch
+
+    app.add_typer(fetch.app, name="fetch")
+    root.add_typer(app, name="data")

@@ -12,10 +12,16 @@ from rich.console import Console
 
 from bonefrac.errors import ConfigError
 
-app = typer.Typer(
+dicom_app = typer.Typer(
     help="Work inside a hospital's imaging network: a DICOM node, or studies on a DICOMweb server.",
     no_args_is_help=True,
 )
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(dicom_app, name="dicom")
+
+
 console = Console()
 
 
@@ -30,9 +36,14 @@ def _needs_dicom_extra() -> None:
         ) from exc
 
 
-@app.command("listen")
+@dicom_app.command("listen")
 def listen(
-    weights: Path = typer.Option(..., "--weights", help="ONNX model (model_card.json beside it is used)."),
+    weights: Path | None = typer.Option(
+        None,
+        "--model",
+        "--weights",
+        help="ONNX model, model_card.json beside it (default: $BONEFRAC_MODEL_PATH, else the shipped model).",
+    ),
     work_dir: Path = typer.Option(
         Path("bonefrac-dicom"),
         "--work-dir",
@@ -61,6 +72,7 @@ def listen(
     from bonefrac.infer.analysis import FractureAnalyser
     from bonefrac.pacs.node import DicomNode, NodeSettings, allowed_titles
     from bonefrac.pacs.sender import Destination
+    from bonefrac.paths import choose_model
 
     settings = NodeSettings(
         work_dir=work_dir,
@@ -73,7 +85,7 @@ def listen(
         capacity=capacity,
         capture=capture,
     )
-    analyser = FractureAnalyser.from_model(weights, threads=threads)
+    analyser = FractureAnalyser.from_model(choose_model(weights).path, threads=threads)
     node = DicomNode(settings, analyser)
     try:
         node.start()
@@ -99,12 +111,17 @@ def listen(
         console.print("DICOM node stopped; waiting images stay in the journal for the next start")
 
 
-@app.command("process")
+@dicom_app.command("process")
 def process(
     dicomweb: str = typer.Option(
         ..., "--dicomweb", help="DICOMweb root URL, e.g. http://pacs:8042/dicom-web"
     ),
-    weights: Path = typer.Option(..., "--weights", help="ONNX model (model_card.json beside it is used)."),
+    weights: Path | None = typer.Option(
+        None,
+        "--model",
+        "--weights",
+        help="ONNX model, model_card.json beside it (default: $BONEFRAC_MODEL_PATH, else the shipped model).",
+    ),
     study: list[str] = typer.Option([], "--study", help="Study Instance UID to process (repeatable)."),
     since: str | None = typer.Option(
         None, "--since", help="Only studies from this date on (YYYYMMDD); default: every study found."
@@ -135,12 +152,13 @@ def process(
     from bonefrac.infer.analysis import FractureAnalyser
     from bonefrac.pacs.dicomweb import Connection, DicomwebProcessor, parse_headers
     from bonefrac.pacs.ledger import StudyLedger
+    from bonefrac.paths import choose_model
 
     if since is not None and not re.fullmatch(r"\d{8}", since):
         raise ConfigError(f"--since {since!r} is not a date as YYYYMMDD, e.g. 20261201")
     logging.getLogger("dicomweb_client").setLevel(logging.WARNING)  # one line per request otherwise
     connection = Connection(dicomweb, parse_headers(header), user, password)
-    analyser = FractureAnalyser.from_model(weights, threads=threads)
+    analyser = FractureAnalyser.from_model(choose_model(weights).path, threads=threads)
     processor = DicomwebProcessor(
         connection, analyser, StudyLedger(ledger), capture=capture, retry_failed=retry_failed
     )

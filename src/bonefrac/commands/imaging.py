@@ -82,3 +82,8 @@ def _intensity_note(meta: dict) -> str:
     if meta.get("exif_orientation", 1) != 1:
         notes.append(f"EXIF orientation {meta['exif_orientation']}")
     return "; ".join(notes) or "8-bit as stored"
+
+
+def register(root: typer.Typer) -> None:
+    """Add the `image` command group to the root app."""
+    root.add_typer(app, name="image")

@@ -162,7 +162,7 @@ def runs_compare(
 
 
 def register(app: typer.Typer) -> None:
-    """Add `train`, `experiment` and `runs` to the root app (one line in cli.py)."""
+    """Add `train`, `experiment` and `runs` to the root app."""
     app.command("train")(train)
     app.add_typer(experiment_app, name="experiment")
     app.add_typer(runs_app, name="runs")

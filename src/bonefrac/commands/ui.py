@@ -11,9 +11,12 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
-from bonefrac.errors import BonefracError, ConfigError, ModelError
+from bonefrac.errors import BonefracError, ConfigError
+from bonefrac.paths import choose_model
+from bonefrac.ports import ensure_port_free
 
 console = Console()
+PORT_CHANGE = "--port {port} (or BONEFRAC_UI_PORT={port}, which make run reads too)"
 APP_SCRIPT = Path(__file__).resolve().parents[1] / "ui" / "streamlit_app.py"
 
 
@@ -57,9 +60,12 @@ def ui(
         None,
         "--model",
         envvar="BONEFRAC_MODEL_PATH",
-        help="ONNX model to run in-process when no --api-url is given (model_card.json beside it).",
+        help="ONNX model to run in-process when no --api-url is given (model_card.json beside it; "
+        "default: the shipped model).",
     ),
-    port: int = typer.Option(8501, "--port", min=1, max=65535, help="Port the UI listens on."),
+    port: int = typer.Option(
+        8501, "--port", min=1, max=65535, envvar="BONEFRAC_UI_PORT", help="Port the UI listens on."
+    ),
     host: str = typer.Option("127.0.0.1", "--host", help="Address the UI listens on (0.0.0.0: all)."),
     max_upload_mb: int = typer.Option(20, "--max-upload-mb", min=1, help="Largest file the page accepts."),
     demo_dir: Path | None = typer.Option(
@@ -78,22 +84,17 @@ def ui(
         env.pop("BONEFRAC_MODEL_PATH", None)
         backend = f"the service at {api_url}"
     else:
-        if model is None:
-            raise ModelError(
-                "give --api-url (or BONEFRAC_API_URL) to use a running service, or --model "
-                "(or BONEFRAC_MODEL_PATH) to run an ONNX model in-process"
-            )
-        if not model.is_file():
-            raise ModelError(f"model file not found: {model} (expected an .onnx file from `bonefrac export`)")
+        chosen = choose_model(model)
         env.pop("BONEFRAC_API_URL", None)
-        env["BONEFRAC_MODEL_PATH"] = str(model.resolve())
-        backend = f"{model} in-process"
+        env["BONEFRAC_MODEL_PATH"] = str(chosen.path.resolve())
+        backend = f"{chosen.describe()} in-process"
     env.pop("BONEFRAC_DEMO_DIR", None)
     if demo_dir is not None:
         if not demo_dir.is_dir():
             raise ConfigError(f"--demo-dir must be a folder of radiographs, got {demo_dir} (not a folder)")
         env["BONEFRAC_DEMO_DIR"] = str(demo_dir.resolve())
     env["STREAMLIT_BROWSER_GATHER_USAGE_STATS"] = "false"
+    ensure_port_free(host, port, change=PORT_CHANGE)
     console.print(f"bonefrac UI on http://{host}:{port} using {backend} (Ctrl-C stops it)")
     process = subprocess.Popen(streamlit_command(host, port, max_upload_mb), env=env)
     signal.signal(signal.SIGTERM, _interrupt)  # a stop request ends streamlit too, not only this process
@@ -109,6 +110,11 @@ def ui(
         raise
     if code:
         raise BonefracError(f"streamlit exited with code {code}; its messages are above")
+
+
+def register(app: typer.Typer) -> None:
+    """Add `ui` to the root app."""
+    app.command("ui")(ui)
 
 
 def _interrupt(signum: int, frame: object) -> None:

@@ -61,7 +61,7 @@ def bench_image(seed: int = 0, shape: tuple[int, int] = BENCH_IMAGE_SHAPE) -> Ra
     gray, _ = render_radiograph(np.random.default_rng(seed), max(shape), fractures=2)
     buffer = io.BytesIO()
     Image.fromarray(np.ascontiguousarray(gray[: shape[0], : shape[1]])).save(buffer, format="PNG")
-    return load_image(buffer.getvalue(), name="synthetic radiograph")
+    return load_image(buffer.getvalue(), name="synthetic_radiograph.png")
 
 
 def random_yolo11n(out_dir: Path) -> Path:

@@ -120,7 +120,8 @@ _SUFFIXES = {
 
 
 def _note_misleading_suffix(what: str, fmt: str) -> None:
+    """Log when a file's suffix names another format than its content (no suffix says nothing)."""
     suffix = Path(what).suffix.lower()
     known = set().union(*_SUFFIXES.values())
-    if suffix in known and suffix not in _SUFFIXES[fmt]:
+    if suffix and suffix in known and suffix not in _SUFFIXES[fmt]:
         log.info("%s: named %s but holds %s; decoding it as %s", what, suffix, fmt.upper(), fmt.upper())

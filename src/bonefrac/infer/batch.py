@@ -1,9 +1,9 @@
 """Predict on many files: collect inputs (files, folders, globs), write annotated PNGs, JSONs, a CSV.
 
 Each image is analysed by a `FractureAnalyser` (detector, the card's classifier, two operating points); its
-JSON is the public per-image schema (`bonefrac.infer.result_schema`, as `POST /v1/detect` answers) with the
-file's path. A file that cannot be read or predicted is recorded as failed (with the reason) and the batch
-goes on.
+JSON is the public per-image schema (`bonefrac.infer.result_schema`, as `POST /v1/detect` answers), its
+`file_name` the path read. A file that cannot be read or predicted is recorded as failed (with the reason)
+and the batch goes on.
 """
 
 from __future__ import annotations
@@ -158,9 +158,9 @@ def _with_unique_stems(paths: Iterable[Path]) -> list[InputFile]:
     return out
 
 
-def result_document(source: Path, result: ImageResult) -> dict[str, Any]:
-    """The per-image JSON: the file's path, then the public result (the detect answer's shape)."""
-    return {"file": str(source), **result.model_dump(mode="json")}
+def result_document(result: ImageResult) -> dict[str, Any]:
+    """The per-image JSON: the public result (the detect answer's shape, `file_name` the path read)."""
+    return result.model_dump(mode="json")
 
 
 def predict_file(
@@ -184,10 +184,15 @@ def predict_file(
         image = load_image(item.path)
         finding = analyser.analyse(image, min_confidence=conf, iou=iou)
         result = image_result(
-            analyser, finding, image, size_bytes=item.path.stat().st_size, sha256=file_sha256(item.path)
+            analyser,
+            finding,
+            image,
+            size_bytes=item.path.stat().st_size,
+            sha256=file_sha256(item.path),
+            file_name=str(item.path),
         )
         json_path = out_dir / f"{item.output_stem}.json"
-        payload = result_document(item.path, result)
+        payload = result_document(result)
         json_path.write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
         image_path: Path | None = None
         dicom_paths: tuple[Path, ...] = ()

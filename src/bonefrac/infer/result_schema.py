@@ -1,32 +1,45 @@
-"""The one public schema for what bonefrac says about one image, shared by `bonefrac predict` (one JSON per
-image, with `file`), the service's `POST /v1/detect` (with `request_id` and `timings`) and the UI's download
-(the service's answer with `file_name`).
+"""The one public, versioned schema for what bonefrac says about one image: `bonefrac predict` writes it (one
+JSON per image), the service's `POST /v1/detect` answers it (with `request_id` and `timings`), and the UI's
+JSON download is it. `bonefrac schema` prints its JSON Schema; docs/schema.md documents it.
 
-    result = image_result(analyser, finding, radiograph, size_bytes=len(data), sha256=digest)
+    result = image_result(analyser, finding, radiograph, size_bytes=len(data), sha256=digest, file_name=name)
     result.model_dump(mode="json")
 
-Pure pydantic over the analyser's records; no onnxruntime, no torch.
+Every object refuses unknown keys, so the published JSON Schema says exactly what a document may hold.
+`SCHEMA_VERSION` changes with the shape: the minor number when fields are added, the major number when a
+field is renamed, removed or changes meaning. Pure pydantic over the analyser's records; no onnxruntime,
+no torch.
 """
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from bonefrac.card.record import Tier
-from bonefrac.infer.analysis import FractureAnalyser, ImageFinding
 from bonefrac.infer.tiers import BoxTier, ImageCall
 from bonefrac.records import Radiograph
 
+if TYPE_CHECKING:
+    from bonefrac.infer.analysis import FractureAnalyser, ImageFinding
 
-class ClassifierInfo(BaseModel):
+SCHEMA_VERSION: Literal["1.0"] = "1.0"
+SCHEMA_ID = f"urn:bonefrac:schema:image-result:{SCHEMA_VERSION}"
+
+
+class _Strict(BaseModel):
+    # unknown keys refused; every field (defaults included) required in the published schema: always written
+    model_config = ConfigDict(extra="forbid", json_schema_serialization_defaults_required=True)
+
+
+class ClassifierInfo(_Strict):
     name: str
     version: str
     sha256: str
 
 
-class ModelInfo(BaseModel):
+class ModelInfo(_Strict):
     name: str
     version: str
     sha256: str
@@ -38,13 +51,13 @@ class ModelInfo(BaseModel):
     )
 
 
-class TierInfo(BaseModel):
+class TierInfo(_Strict):
     image_threshold: float = Field(description="An image is called at this tier when its score >= this.")
     box_threshold: float = Field(description="A box is drawn at this tier when its confidence >= this.")
     target: str = Field(description='What the tier was chosen for, e.g. "specificity>=0.9" or "max_f1".')
 
 
-class OperatingPointsInfo(BaseModel):
+class OperatingPointsInfo(_Strict):
     image_score: Literal["fused", "detector"] = Field(
         description="fused: classifier_weight * fracture_probability + (1 - classifier_weight) * the "
         "detector's highest box confidence; detector: that confidence alone."
@@ -63,7 +76,7 @@ class OperatingPointsInfo(BaseModel):
     )
 
 
-class ImageInfo(BaseModel):
+class ImageInfo(_Strict):
     width: int
     height: int
     format: str = Field(
@@ -82,11 +95,13 @@ class ImageInfo(BaseModel):
     )
 
 
-class DetectionOut(BaseModel):
+class DetectionOut(_Strict):
     class_id: int
     class_name: str
-    confidence: float
-    xyxy: list[float] = Field(description="Box corners x1, y1, x2, y2 in original image pixels.")
+    confidence: float = Field(ge=0.0, le=1.0)
+    xyxy: list[float] = Field(
+        min_length=4, max_length=4, description="Box corners x1, y1, x2, y2 in original image pixels."
+    )
     width_px: float
     height_px: float
     width_mm: float | None = Field(None, description="Box width in mm when the image carries pixel spacing.")
@@ -96,9 +111,32 @@ class DetectionOut(BaseModel):
     tier: BoxTier = Field(description="high_specificity (drawn solid) or high_sensitivity (drawn dashed).")
 
 
-class ImageResult(BaseModel):
-    """Everything said about one image: model, image facts and call, operating points, boxes."""
+class Timings(_Strict):
+    queue_ms: float = Field(description="Waiting for a free inference slot.")
+    inference_ms: float = Field(description="Decoding the image and running the model(s).")
+    total_ms: float = Field(description="From request arrival to the answer.")
 
+
+class ImageResult(_Strict):
+    """Everything bonefrac says about one image: model, image facts and call, operating points, boxes."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_serialization_defaults_required=True,
+        title="bonefrac image result",
+        json_schema_extra={"$id": SCHEMA_ID},
+    )
+
+    schema_version: Literal["1.0"] = Field(
+        default=SCHEMA_VERSION,
+        description="Version of this schema: the major number changes when a field is renamed, removed or "
+        "changes meaning; the minor number when fields are added.",
+    )
+    file_name: str | None = Field(
+        default=None,
+        description="The analysed file as the client named it: the upload's file name (API, UI) or the path "
+        "`bonefrac predict` read; null when the client gave no name.",
+    )
     model: ModelInfo
     image: ImageInfo
     operating_points: OperatingPointsInfo
@@ -107,6 +145,17 @@ class ImageResult(BaseModel):
         "the high-sensitivity box threshold."
     )
     detections: list[DetectionOut]
+    request_id: str | None = Field(
+        default=None,
+        description="The service's id of the request (also in the X-Request-ID header); null elsewhere.",
+    )
+    timings: Timings | None = Field(default=None, description="The service's timings; null elsewhere.")
+
+
+def result_json_schema() -> dict[str, Any]:
+    """The JSON Schema (draft 2020-12) of one image's result, as `bonefrac schema` prints it."""
+    schema = ImageResult.model_json_schema(mode="serialization")
+    return {"$schema": "https://json-schema.org/draft/2020-12/schema", **schema}
 
 
 def model_info(analyser: FractureAnalyser) -> ModelInfo:
@@ -167,11 +216,19 @@ def detections_out(finding: ImageFinding, image: Radiograph) -> list[DetectionOu
 
 
 def image_result(
-    analyser: FractureAnalyser, finding: ImageFinding, image: Radiograph, *, size_bytes: int, sha256: str
+    analyser: FractureAnalyser,
+    finding: ImageFinding,
+    image: Radiograph,
+    *,
+    size_bytes: int,
+    sha256: str,
+    file_name: str | None = None,
 ) -> ImageResult:
-    """The public result for one analysed image; `size_bytes` and `sha256` describe the file as received."""
+    """The public result for one analysed image; `size_bytes` and `sha256` describe the file as received,
+    `file_name` is the name the client gave it."""
     probability = finding.fracture_probability
     return ImageResult(
+        file_name=file_name,
         model=model_info(analyser),
         image=ImageInfo(
             width=image.width,

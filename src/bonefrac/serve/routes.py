@@ -133,8 +133,8 @@ def build_router(service: Service) -> APIRouter:
         """Find fractures on one radiograph: the image's call, score and fracture probability, and boxes in
         pixels (and mm when the image gives pixel spacing), each with its operating-point tier."""
         analysis = await analyse(request, file, threshold, annotate=False)
-        return DetectResponse(
-            **dict(analysis.result), request_id=request.state.request_id, timings=request.state.timings
+        return analysis.result.model_copy(
+            update={"request_id": request.state.request_id, "timings": request.state.timings}
         )
 
     @router.post(

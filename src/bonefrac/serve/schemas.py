@@ -1,7 +1,7 @@
 """Request and response bodies of the HTTP API (separate from the library records).
 
-The detect answer is the public per-image schema (`bonefrac.infer.result_schema.ImageResult`, shared with
-`bonefrac predict` and the UI's download) plus the request id and timings.
+The detect answer is the public per-image schema itself (`bonefrac.infer.result_schema.ImageResult`, shared
+with `bonefrac predict` and the UI's download), with its `request_id` and `timings` filled in.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
-from bonefrac.infer.result_schema import ClassifierInfo, ImageResult, OperatingPointsInfo
+from bonefrac.infer.result_schema import ClassifierInfo, ImageResult, OperatingPointsInfo, Timings
 
 
 class ErrorDetail(BaseModel):
@@ -23,15 +23,8 @@ class ErrorBody(BaseModel):
     request_id: str
 
 
-class Timings(BaseModel):
-    queue_ms: float = Field(description="Waiting for a free inference slot.")
-    inference_ms: float = Field(description="Decoding the image and running the model(s).")
-    total_ms: float = Field(description="From request arrival to the answer.")
-
-
-class DetectResponse(ImageResult):
-    request_id: str
-    timings: Timings
+DetectResponse = ImageResult  # the public schema; the service fills in request_id and timings
+__all__ = ["DetectResponse", "ErrorBody", "ErrorDetail", "HealthResponse", "ModelCardResponse", "Timings"]
 
 
 class ModelCardResponse(BaseModel):

@@ -150,7 +150,12 @@ class Service:
                     draw_detections(radiograph, finding.detections, styles=box_styles(finding.box_tiers))
                 )
             result = image_result(
-                analyser, finding, radiograph, size_bytes=len(data), sha256=hashlib.sha256(data).hexdigest()
+                analyser,
+                finding,
+                radiograph,
+                size_bytes=len(data),
+                sha256=hashlib.sha256(data).hexdigest(),
+                file_name=filename,
             )
             return Analysis(result=result, seconds=time.perf_counter() - started, annotated_png=png)
 

@@ -12,6 +12,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 from bonefrac.config import explain_validation_error
 from bonefrac.errors import ConfigError
 from bonefrac.imaging.limits import DEFAULT_MAX_PIXELS
+from bonefrac.paths import default_audit_db_url, default_model_path
 
 DEFAULT_MAX_UPLOAD_BYTES = 20 * 1024 * 1024
 DEFAULT_MAX_IMAGE_PIXELS = DEFAULT_MAX_PIXELS  # 50 MP: above any radiography detector
@@ -30,7 +31,8 @@ class ServeSettings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="BONEFRAC_", extra="forbid", frozen=True)
 
     model_path: Path = Field(
-        Path("model.onnx"), description="The ONNX model to serve (model_card.json beside it)."
+        default_factory=default_model_path,
+        description="The ONNX model to serve (model_card.json beside it); default: the shipped model.",
     )
     env: Literal["development", "production"] = Field(
         "development", description="production requires API keys and refuses to start without them."
@@ -65,7 +67,10 @@ class ServeSettings(BaseSettings):
         30.0, gt=0, description="Longest a request may wait and run; beyond: 503."
     )
     retry_after_s: int = Field(1, ge=1, description="Retry-After seconds sent with 503 answers.")
-    audit_db_url: str = Field("sqlite:///bonefrac_audit.db", description="SQLAlchemy URL of the audit log.")
+    audit_db_url: str = Field(
+        default_factory=default_audit_db_url,
+        description="SQLAlchemy URL of the audit log; default: audit.db in the data folder ($BONEFRAC_DATA).",
+    )
     audit_store_pixels: bool = Field(
         False, description="Store the uploaded bytes in the audit log (off: never)."
     )

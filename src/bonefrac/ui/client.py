@@ -119,14 +119,11 @@ def tiers_from_response(response: dict[str, Any]) -> tuple[str, ...]:
 def response_for(result: ImageResult, inference_ms: float) -> dict[str, Any]:
     """The /v1/detect JSON for an in-process result (the service's own response model), so both clients
     show and download the same document."""
-    from bonefrac.serve.schemas import DetectResponse, Timings
+    from bonefrac.infer.result_schema import Timings
 
     elapsed = round(inference_ms, 2)
-    answer = DetectResponse(
-        **dict(result),
-        request_id="in-process",
-        timings=Timings(queue_ms=0.0, inference_ms=elapsed, total_ms=elapsed),
-    )
+    timings = Timings(queue_ms=0.0, inference_ms=elapsed, total_ms=elapsed)
+    answer = result.model_copy(update={"request_id": "in-process", "timings": timings})
     return answer.model_dump(mode="json")
 
 
@@ -162,6 +159,7 @@ class EngineClient:
             radiograph,
             size_bytes=len(data),
             sha256=hashlib.sha256(data).hexdigest(),
+            file_name=name,
         )
         return Analysis(
             name,

@@ -129,8 +129,8 @@ def annotated_png(analysis: Analysis) -> bytes:
 
 
 def result_json(analysis: Analysis) -> bytes:
-    """The detection answer (service JSON shape) as indented UTF-8 JSON, with the file name added."""
-    document = {"file_name": analysis.name, **analysis.response}
+    """The detection answer (the public per-image schema) as indented UTF-8 JSON, with the file name."""
+    document = {**analysis.response, "file_name": analysis.response.get("file_name") or analysis.name}
     return (json.dumps(document, indent=2) + "\n").encode("utf-8")
 
 
