@@ -9,7 +9,7 @@ PIP_INSTALL := $(PIP) install --disable-pip-version-check -q -c constraints.txt
 # The type check is blocking: `make test`, `make test-fast` and `make lint` run it first, and a type error stops them.
 TYPECHECK := $(PY) -m mypy src/bonefrac
 
-.PHONY: help venv browser-deps dicom-deps typecheck test test-fast lint run clean test-containers images container-smoke
+.PHONY: help venv browser-deps system-deps typecheck test test-fast lint run clean test-containers images container-smoke
 
 help:
 	@echo "make run        set up and start bonefrac on its built-in default"
@@ -18,7 +18,7 @@ help:
 	@echo "make lint       ruff over src, tests and bench, and mypy over src/bonefrac"
 	@echo "make typecheck  mypy over src/bonefrac alone"
 	@echo "make test-containers  only the container stage (podman: build, compose up, probe, tear down)"
-	@echo "make images     build the api and ui images with podman (BONEFRAC_MODEL_DIR: the model to bake in)"
+	@echo "make images     build the api, ui and proxy images with podman (BONEFRAC_MODEL_DIR: the model to bake in)"
 	@echo "make container-smoke  build, start, probe and stop the compose stack by hand (deploy/podman/smoke.sh)"
 
 $(VENV)/.installed: pyproject.toml constraints.txt
@@ -40,25 +40,26 @@ browser-deps:
 	$$SUDO apt-get update -q && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q chromium chromium-driver \
 	  || echo "browser-deps: apt-get failed; the browser test will skip"
 
-# Debian dicom3tools (dciodvfy checks every DICOM result bonefrac writes) and Orthanc with its DICOMweb plugin
-# (the PACS the DICOM node and DICOMweb tests run against). Without root the tests that need them skip, saying why.
-dicom-deps:
-	@if command -v dciodvfy >/dev/null && command -v Orthanc >/dev/null && [ -e /usr/share/orthanc/plugins/libOrthancDicomWeb.so ]; then exit 0; fi; \
-	if ! command -v apt-get >/dev/null; then echo "dicom-deps: no apt-get; install dicom3tools, orthanc and orthanc-dicomweb to run the DICOM tests"; exit 0; fi; \
+# Debian packages the tests run real components from: dicom3tools (dciodvfy checks every DICOM result), Orthanc
+# with its DICOMweb plugin (the PACS of the DICOM node and DICOMweb tests), nginx and envsubst (the reverse proxy's
+# configuration). Without root the tests that need them skip, saying why.
+system-deps:
+	@if command -v dciodvfy >/dev/null && command -v Orthanc >/dev/null && [ -e /usr/share/orthanc/plugins/libOrthancDicomWeb.so ] && [ -x /usr/sbin/nginx ] && command -v envsubst >/dev/null; then exit 0; fi; \
+	if ! command -v apt-get >/dev/null; then echo "system-deps: no apt-get; install dicom3tools, orthanc, orthanc-dicomweb, nginx-light and gettext-base to run those tests"; exit 0; fi; \
 	if [ "$$(id -u)" = 0 ]; then SUDO=; elif sudo -n true 2>/dev/null; then SUDO="sudo -n"; \
-	else echo "dicom-deps: not root; run 'sudo apt-get install dicom3tools orthanc orthanc-dicomweb' to run the DICOM tests"; exit 0; fi; \
-	echo "dicom-deps: installing Debian dicom3tools, orthanc and orthanc-dicomweb"; \
-	$$SUDO apt-get update -q && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q dicom3tools orthanc orthanc-dicomweb \
-	  || echo "dicom-deps: apt-get failed; the DICOM tests that need these will skip"
+	else echo "system-deps: not root; run 'sudo apt-get install dicom3tools orthanc orthanc-dicomweb nginx-light gettext-base' to run those tests"; exit 0; fi; \
+	echo "system-deps: installing Debian dicom3tools, orthanc, orthanc-dicomweb, nginx-light and gettext-base"; \
+	$$SUDO apt-get update -q && $$SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q dicom3tools orthanc orthanc-dicomweb nginx-light gettext-base \
+	  || echo "system-deps: apt-get failed; the tests that need these will skip"
 
 typecheck: venv
 	$(TYPECHECK)
 
-test: venv browser-deps dicom-deps
+test: venv browser-deps system-deps
 	$(TYPECHECK)
 	$(PY) -m pytest -q
 
-test-fast: venv browser-deps dicom-deps
+test-fast: venv browser-deps system-deps
 	$(TYPECHECK)
 	$(PY) -m pytest -q -m "not container"
 

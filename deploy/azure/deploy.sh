@@ -41,7 +41,7 @@ az acr show --name "${registry}" --resource-group "${group}" --output none \
   || die "registry ${registry} not found in ${group}: az acr create -g ${group} -n ${registry} --sku Basic"
 
 if ((build)); then
-  for image in api ui; do
+  for image in api ui proxy; do
     echo "building bonefrac-${image}:${tag} in ${registry} (ACR Tasks)" >&2
     az acr build --registry "${registry}" --image "bonefrac-${image}:${tag}" \
       --file "deploy/Dockerfile.${image}" "${repo_root}" --output none
@@ -76,5 +76,5 @@ az deployment group create \
   --template-file "${repo_root}/deploy/azure/main.bicep" \
   --parameters "@${secrets_file}" \
   --parameters namePrefix="${prefix}" acrName="${registry}" \
-    apiImage="bonefrac-api:${tag}" uiImage="bonefrac-ui:${tag}" \
+    apiImage="bonefrac-api:${tag}" uiImage="bonefrac-ui:${tag}" proxyImage="bonefrac-proxy:${tag}" \
   --query properties.outputs --output json

@@ -1,6 +1,7 @@
 // bonefrac on Azure Container Apps: the API and the UI, pulling from Azure Container Registry with a
 // user-assigned managed identity (AcrPull; no registry admin credentials), API keys as Container Apps secrets,
-// HTTP scale rules on concurrent requests, and probes on /healthz and /readyz.
+// HTTP scale rules on concurrent requests, and probes on /healthz and /readyz. Ingress reaches the API through
+// an nginx sidecar in the same replica (deploy/nginx/: the service's own header, body and timeout limits).
 // Deploy with deploy.sh (see README.md). Resource group scope; the registry must already exist in this group.
 
 targetScope = 'resourceGroup'
@@ -21,6 +22,9 @@ param apiImage string
 
 @description('UI image, repository:tag inside the registry, e.g. bonefrac-ui:1.2.0')
 param uiImage string
+
+@description('Reverse proxy image (deploy/Dockerfile.proxy), repository:tag inside the registry, e.g. bonefrac-proxy:1.2.0')
+param proxyImage string
 
 @description('Comma-separated API keys, each "key" or "id:key" (at least 8 characters). Stored as a secret.')
 @secure()
@@ -47,7 +51,7 @@ param apiMinReplicas int = 1
 @minValue(1)
 param apiMaxReplicas int = 5
 
-@description('CPU cores and memory per API replica (Container Apps pairs: 0.5/1Gi, 1/2Gi, 2/4Gi).')
+@description('CPU cores and memory per API container (Container Apps pairs: 0.5/1Gi, 1/2Gi, 1.75/3.5Gi); its proxy sidecar adds 0.25/0.5Gi.')
 param apiCpu string = '1.0'
 param apiMemory string = '2Gi'
 
@@ -132,7 +136,7 @@ resource api 'Microsoft.App/containerApps@2024-03-01' = {
       activeRevisionsMode: 'Single'
       ingress: {
         external: apiExternal
-        targetPort: 8000
+        targetPort: 8080  // the proxy sidecar, which passes requests to the API on 127.0.0.1:8000
         transport: 'http'
         allowInsecure: false
       }
@@ -195,6 +199,30 @@ resource api 'Microsoft.App/containerApps@2024-03-01' = {
               }
               periodSeconds: 5
               failureThreshold: 24
+            }
+          ]
+        }
+        {
+          name: 'proxy'
+          image: '${registry.properties.loginServer}/${proxyImage}'
+          resources: {
+            cpu: json('0.25')
+            memory: '0.5Gi'
+          }
+          env: [
+            {
+              name: 'BONEFRAC_UPSTREAM'
+              value: '127.0.0.1:8000'
+            }
+          ]
+          probes: [
+            {
+              type: 'Liveness'
+              tcpSocket: {
+                port: 8080
+              }
+              periodSeconds: 10
+              failureThreshold: 3
             }
           ]
         }

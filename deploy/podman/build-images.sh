@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Build bonefrac images with podman from the repository root: build-images.sh [api] [ui] [train]  (default: api ui)
+# Build bonefrac images with podman from the repository root: build-images.sh [api] [ui] [proxy] [train]
+# (default: api ui proxy)
 # BONEFRAC_BASE_IMAGE picks the base (default here: the local Debian base from base-image.sh; set it to
 # docker.io/library/python:3.12-slim where registries are reachable). BONEFRAC_MODEL_DIR (a folder inside the
 # repository holding model.onnx) is the model baked into the API image (default deploy/model).
@@ -9,7 +10,7 @@ set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
 targets=("$@")
-((${#targets[@]})) || targets=(api ui)
+((${#targets[@]})) || targets=(api ui proxy)
 podman_build_args
 cd "${REPO_ROOT}"
 
@@ -23,6 +24,7 @@ for target in "${targets[@]}"; do
       extra=(--build-arg "MODEL_DIR=${model_dir}")
       ;;
     ui) image="${BONEFRAC_UI_IMAGE}" ;;
+    proxy) image="${BONEFRAC_PROXY_IMAGE}" ;;
     train)
       image="${BONEFRAC_TRAIN_IMAGE}"
       # The train image wants a CUDA base; on the local Debian base it still builds (CPU torch from PyPI).
@@ -30,7 +32,7 @@ for target in "${targets[@]}"; do
         extra=(--build-arg "BASE_IMAGE=${BONEFRAC_TRAIN_BASE_IMAGE}")
       fi
       ;;
-    *) die "unknown image '${target}': choose from api, ui, train" ;;
+    *) die "unknown image '${target}': choose from api, ui, proxy, train" ;;
   esac
   log "building ${image} from deploy/Dockerfile.${target} on ${BONEFRAC_BASE_IMAGE}"
   start=${SECONDS}

@@ -14,8 +14,8 @@ compose() { "${COMPOSE_BIN}" --podman-path podman -p "${PROJECT}" -f "${REPO_ROO
 
 case "${1:-}" in
   up)
-    log "starting ${PROJECT}: api on ${BONEFRAC_BIND}:${BONEFRAC_API_PORT:-8000}, ui on ${BONEFRAC_BIND}:${BONEFRAC_UI_PORT:-8501}"
-    compose up -d --no-build api ui >&2
+    log "starting ${PROJECT}: api (through its proxy) on ${BONEFRAC_BIND}:${BONEFRAC_API_PORT:-8000}, ui on ${BONEFRAC_BIND}:${BONEFRAC_UI_PORT:-8501}"
+    compose up -d --no-build api proxy ui >&2
     ;;
   down)
     log "stopping ${PROJECT} and removing its containers, network and volumes"

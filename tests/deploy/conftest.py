@@ -69,9 +69,10 @@ def built_images(podman_ready: dict[str, str], tiny_onnx_model: Path) -> BuiltIm
         BONEFRAC_IMAGE_TAG=tag,
         BONEFRAC_API_IMAGE=f"localhost/bonefrac-api:{tag}",
         BONEFRAC_UI_IMAGE=f"localhost/bonefrac-ui:{tag}",
+        BONEFRAC_PROXY_IMAGE=f"localhost/bonefrac-proxy:{tag}",
     )
     started = time.monotonic()
-    out = run_script("build-images.sh", "api", "ui", env=env)
+    out = run_script("build-images.sh", "api", "ui", "proxy", env=env)
     build_s = time.monotonic() - started
     sizes = {}
     for line in out.strip().splitlines():
@@ -84,6 +85,7 @@ def built_images(podman_ready: dict[str, str], tiny_onnx_model: Path) -> BuiltIm
     return BuiltImages(
         api=env["BONEFRAC_API_IMAGE"],
         ui=env["BONEFRAC_UI_IMAGE"],
+        proxy=env["BONEFRAC_PROXY_IMAGE"],
         model_sha256=hashlib.sha256((MODEL_STAGE / "model.onnx").read_bytes()).hexdigest(),
         sizes_mb=sizes,
         env=env,
@@ -92,7 +94,8 @@ def built_images(podman_ready: dict[str, str], tiny_onnx_model: Path) -> BuiltIm
 
 @pytest.fixture(scope="session")
 def compose_stack(built_images: BuiltImages) -> Iterator[Stack]:
-    """api + ui started by podman-compose on 127.0.0.1 (free ports); torn down even when a test fails."""
+    """api (behind its nginx proxy) + ui started by podman-compose on 127.0.0.1 (free ports); torn down even
+    when a test fails. `api_url` is the proxy's: every probe goes through it."""
     env = dict(built_images.env)
     api_port, ui_port = free_port(), free_port()
     project = f"bonefrac-test-{os.getpid()}"

@@ -95,6 +95,7 @@ def wait_http(url: str, timeout_s: float = READY_TIMEOUT_S) -> None:
 class BuiltImages:
     api: str
     ui: str
+    proxy: str
     model_sha256: str
     sizes_mb: dict[str, int]
     env: dict[str, str]

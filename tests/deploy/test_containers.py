@@ -91,7 +91,10 @@ def test_api_container_is_hardened(compose_stack: Stack) -> None:
     container = _inspect("container", f"{compose_stack.project}_api_1")
     assert container["HostConfig"]["ReadonlyRootfs"] is True
     assert container["HostConfig"]["Memory"] > 0
-    ports = container["HostConfig"]["PortBindings"]["8000/tcp"]
+    assert not container["HostConfig"].get("PortBindings")  # reached only through the proxy
+    proxy = _inspect("container", f"{compose_stack.project}_proxy_1")
+    assert proxy["HostConfig"]["ReadonlyRootfs"] is True
+    ports = proxy["HostConfig"]["PortBindings"]["8080/tcp"]
     assert {binding["HostIp"] for binding in ports} == {"127.0.0.1"}
     # No torch on the serving path.
     probe = podman("exec", f"{compose_stack.project}_api_1", "python3", "-c", "import torch")
@@ -100,6 +103,21 @@ def test_api_container_is_hardened(compose_stack: Stack) -> None:
     wait_http(f"{compose_stack.api_url}/readyz")
     health = podman("healthcheck", "run", f"{compose_stack.project}_api_1")
     assert health.returncode == 0, health.stdout + health.stderr
+
+
+def test_the_proxy_refuses_at_the_service_limits_before_the_service(compose_stack: Stack) -> None:
+    wait_http(f"{compose_stack.api_url}/readyz")
+    header = httpx.get(f"{compose_stack.api_url}/healthz", headers={"x-padding": "a" * 20_000}, timeout=10)
+    assert header.status_code == 431 and "reverse proxy" in header.json()["detail"]
+    body = httpx.post(
+        f"{compose_stack.api_url}/v1/detect",
+        content=b"x" * (20 * 1024 * 1024 + 1),
+        headers={"content-type": "application/octet-stream"},
+        timeout=60,
+    )
+    assert body.status_code == 413 and "reverse proxy" in body.json()["detail"]
+    proxy_image = _inspect("image", compose_stack.images.proxy)
+    assert proxy_image["Config"]["User"] == "10001:10001"
 
 
 def test_ui_answers_and_reaches_api_by_service_name(compose_stack: Stack) -> None:

@@ -124,16 +124,41 @@ def test_ui_image_makes_synthetic_demo_images_and_the_context_carries_no_image_f
 def test_compose_services_are_limited_hardened_and_wired_by_service_name() -> None:
     compose = yaml.safe_load((DEPLOY / "compose.yaml").read_text())
     services = compose["services"]
-    for name in ("api", "ui"):
+    for name in ("api", "proxy", "ui"):
         service = services[name]
         assert service["restart"] == "unless-stopped"
         assert service["read_only"] is True and service["healthcheck"]["test"]
         assert service["mem_limit"] and service["cpus"]
-        assert all(port.startswith("${BONEFRAC_BIND:-127.0.0.1}:") for port in service["ports"])
+        assert all(port.startswith("${BONEFRAC_BIND:-127.0.0.1}:") for port in service.get("ports", []))
+    assert "ports" not in services["api"]  # clients reach the API through its proxy only
+    assert services["proxy"]["ports"] == ["${BONEFRAC_BIND:-127.0.0.1}:${BONEFRAC_API_PORT:-8000}:8080"]
     assert "/readyz" in " ".join(services["api"]["healthcheck"]["test"])
     assert services["ui"]["environment"]["BONEFRAC_API_URL"] == "http://api:8000"
     assert services["ui"]["depends_on"]["api"]["condition"] == "service_healthy"
     assert services["postgres"]["profiles"] == ["postgres"]
+
+
+def test_the_proxy_limits_are_the_service_defaults() -> None:
+    from bonefrac.serve.settings import ServeSettings
+
+    defaults = ServeSettings()
+    proxy = yaml.safe_load((DEPLOY / "compose.yaml").read_text())["services"]["proxy"]["environment"]
+    assert proxy["BONEFRAC_UPSTREAM"] == "api:8000"
+    def overridable(name: str, value: float) -> str:
+        return "${" + f"{name}:-{value:.15g}" + "}"
+
+    expected = {
+        "BONEFRAC_MAX_UPLOAD_BYTES": overridable("BONEFRAC_MAX_UPLOAD_BYTES", defaults.max_upload_bytes),
+        "BONEFRAC_MAX_HEADER_BYTES": f"{defaults.max_header_bytes // 1024}k",
+        "BONEFRAC_HEADER_TIMEOUT_S": overridable("BONEFRAC_HEADER_TIMEOUT_S", defaults.header_timeout_s),
+        "BONEFRAC_BODY_TIMEOUT_S": overridable("BONEFRAC_BODY_TIMEOUT_S", defaults.body_timeout_s),
+    }
+    assert {name: proxy[name] for name in expected} == expected
+    render = (DEPLOY / "nginx" / "render.sh").read_text()  # the image's own defaults, when run alone
+    assert f'BONEFRAC_MAX_UPLOAD_BYTES:={defaults.max_upload_bytes}"' in render  # an int, written plainly
+    assert f'BONEFRAC_MAX_HEADER_BYTES:={defaults.max_header_bytes // 1024}k"' in render
+    assert f'BONEFRAC_HEADER_TIMEOUT_S:={defaults.header_timeout_s:g}"' in render
+    assert f'BONEFRAC_BODY_TIMEOUT_S:={defaults.body_timeout_s:g}"' in render
 
 
 def _bicep() -> dict:
@@ -157,6 +182,8 @@ def test_bicep_pulls_with_managed_identity_keeps_keys_secret_and_probes_health()
     for path in ("/healthz", "/readyz"):
         assert f"path: '{path}'" in text
     assert "concurrentRequests" in text
+    # ingress reaches the API through the nginx sidecar, which passes requests on inside the replica
+    assert "name: 'proxy'" in text and "targetPort: 8080" in text and "value: '127.0.0.1:8000'" in text
 
 
 def test_bicep_parser_rejects_broken_bicep(tmp_path: Path) -> None:
