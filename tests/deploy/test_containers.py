@@ -196,9 +196,9 @@ def test_dockerfiles_pass_hadolint(podman_ready: dict[str, str]) -> None:
 def test_deploy_scripts_pass_shellcheck(podman_ready: dict[str, str]) -> None:
     shellcheck = shutil.which("shellcheck", path=podman_ready["PATH"])
     assert shellcheck, "shellcheck not found: install-prereqs.sh installs it from Debian"
-    scripts = sorted(
-        [*(REPO_ROOT / "deploy").glob("podman/*.sh"), *(REPO_ROOT / "deploy").glob("azure/*.sh")]
-    ) + [REPO_ROOT / ".ci" / "run"]
+    patterns = ("podman/*.sh", "azure/*.sh", "nginx/*.sh")
+    scripts = sorted(path for pattern in patterns for path in (REPO_ROOT / "deploy").glob(pattern))
+    scripts.append(REPO_ROOT / ".ci" / "run")
     result = subprocess.run(
         [shellcheck, "-x", *map(str, scripts)], cwd=REPO_ROOT, capture_output=True, text=True
     )
