@@ -248,3 +248,27 @@ def test_demo_caption_of_a_folder_without_manifest_says_the_source_is_unknown(tm
     assert "source unknown: " in present.demo_caption(
         tmp_path
     ) and "not a demo manifest" in present.demo_caption(tmp_path)
+
+
+def test_reference_png_draws_reference_boxes_in_green_and_verdict_line_names_the_source(make_analysis):
+    import io
+
+    import numpy as np
+    from PIL import Image
+
+    from bonefrac.ui.reference import Reference, judge
+
+    analysis = make_analysis([[10, 10, 40, 40]], [0.9])
+    reference = Reference(
+        np.array([[50.0, 20, 90, 70]]), np.array([0]), "uploaded wrist.txt", skipped_lines=1
+    )
+    verdict = judge(analysis.detections, reference)
+    pixels = np.asarray(
+        Image.open(io.BytesIO(present.reference_png(analysis, reference, verdict))).convert("RGB")
+    )
+    assert tuple(pixels[45, 50]) == present.REFERENCE_COLOUR  # the left edge of the reference box
+    assert present.verdict_line(reference, verdict) == (
+        "Reference (uploaded wrist.txt, matched at IoU >= 0.5; 1 unreadable label line skipped): missed: "
+        "0 of 1 reference fracture found; 1 missed; 1 false alarm."
+    )
+    assert present.box_rows(analysis, verdict)[0]["reference"] == "false alarm"

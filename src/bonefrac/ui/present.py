@@ -14,6 +14,7 @@ from bonefrac.demo.folder import MANIFEST_NAME, read_demo_manifest
 from bonefrac.errors import BonefracError
 from bonefrac.infer.tiers import BOX_STYLES, describe_points, points_for
 from bonefrac.ui.client import Analysis
+from bonefrac.ui.reference import MATCH_IOU, Reference, Verdict
 
 RESEARCH_NOTICE = (
     "Research use only. bonefrac is not a medical device: its boxes are not a diagnosis and must not be used "
@@ -67,9 +68,9 @@ def _number(value: Any, digits: int = 1) -> str:
     return "—" if value is None else f"{float(value):.{digits}f}"
 
 
-def box_rows(analysis: Analysis) -> list[dict[str, str]]:
+def box_rows(analysis: Analysis, verdict: Verdict | None = None) -> list[dict[str, str]]:
     """One table row of display text per box: class, confidence, tier, size in px and mm ("—" when
-    unknown)."""
+    unknown), and with a verdict whether the box matches a reference box."""
     rows = []
     items = analysis.response.get("detections", [])
     for index, (item, tier) in enumerate(zip(items, analysis.box_tiers, strict=True), start=1):
@@ -87,6 +88,8 @@ def box_rows(analysis: Analysis) -> list[dict[str, str]]:
                 "x1, y1, x2, y2": f"{x1:.0f}, {y1:.0f}, {x2:.0f}, {y2:.0f}",
             }
         )
+        if verdict is not None:
+            rows[-1]["reference"] = "matches a fracture" if verdict.box_found[index - 1] else "false alarm"
     return rows
 
 
@@ -126,6 +129,32 @@ def annotated_png(analysis: Analysis) -> bytes:
 
     styles = [BOX_STYLES[tier] for tier in analysis.box_tiers]
     return encode_png(draw_detections(analysis.radiograph, analysis.detections, styles=styles))
+
+
+REFERENCE_COLOUR = (46, 204, 64)  # green: the reference, beside the model's red
+REFERENCE_WORDS = {True: "reference: found", False: "reference: missed"}
+
+
+def reference_png(analysis: Analysis, reference: Reference, verdict: Verdict) -> bytes:
+    """The radiograph with the reference boxes, each labelled found or missed by the shown boxes, as PNG."""
+    from bonefrac.imaging.render import LabelledBox, draw_boxes, encode_png
+
+    boxes = [
+        LabelledBox(tuple(float(v) for v in xyxy), REFERENCE_WORDS[found], REFERENCE_COLOUR)  # type: ignore[arg-type]
+        for xyxy, found in zip(reference.xyxy, verdict.reference_found, strict=True)
+    ]
+    return encode_png(draw_boxes(analysis.radiograph, boxes))
+
+
+def verdict_line(reference: Reference, verdict: Verdict) -> str:
+    """ "Reference (labels/IMG1.txt beside the image, matched at IoU >= 0.5): found: 1 of 1 ..." text."""
+    skipped = (
+        f"; {reference.skipped_lines} unreadable label line{'s' if reference.skipped_lines != 1 else ''} "
+        "skipped"
+        if reference.skipped_lines
+        else ""
+    )
+    return f"Reference ({reference.source}, matched at IoU >= {MATCH_IOU:g}{skipped}): {verdict.sentence()}."
 
 
 def result_json(analysis: Analysis) -> bytes:
