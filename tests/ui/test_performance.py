@@ -4,7 +4,7 @@ import json
 from pathlib import Path
 
 from bonefrac.card.record import ModelCard, OperatingPoint, OperatingPoints, Tier
-from bonefrac.ui.performance import NO_NUMBERS, STAND_IN_WORDS, percent, performance_lines
+from bonefrac.ui.performance import NO_NUMBERS, STAND_IN_WORDS, percent, performance_lines, short_line
 
 SHIPPED_CARD = Path(__file__).resolve().parents[2] / "deploy" / "model" / "model_card.json"
 
@@ -64,3 +64,16 @@ def test_a_single_operating_point_and_a_card_without_numbers():
     assert "clears 92 %" in line
     assert performance_lines(_card()) == [NO_NUMBERS]
     assert performance_lines(_card(stand_in=True, operating_point=point)) == [STAND_IN_WORDS]
+
+
+def test_the_short_line_beside_each_result():
+    card = ModelCard.model_validate(json.loads(SHIPPED_CARD.read_text()))
+    tiers = card.metrics["test"]["two_tier"]
+    spec_point = tiers["high_specificity"]
+    sens, spec = (round(spec_point[k]["value"] * 100) for k in ("sensitivity", "specificity"))
+    line = short_line(card)
+    assert line.startswith(
+        f"How far to trust this: sensitivity {sens} %, specificity {spec} % at the high-spec"
+    )
+    assert line.endswith("at the high-sensitivity point (measured on the test split).")
+    assert short_line(_card()) == NO_NUMBERS

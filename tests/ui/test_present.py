@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 from bonefrac.card.record import ClassifierRef, ModelCard, OperatingPoint, OperatingPoints, Tier
-from bonefrac.ui import present
+from bonefrac.ui import present, thresholds
 
 
 def test_box_rows_with_pixel_spacing(make_analysis):
@@ -193,7 +193,7 @@ def test_operating_points_in_the_sidebar_and_the_card():
         "target not reached)",
         "image score = 0.60 x classifier probability + 0.40 x the detector's top box",
     ]
-    assert present.start_threshold(card) == 0.1
+    assert thresholds.start_value(card) == 0.1
     facts = present.card_facts(card)
     assert [value for key, value in facts if key == "operating points"] == present.operating_point_lines(card)
     assert dict(facts)["classifier"] == f"classifier.onnx c1 (sha256 {'cd' * 32})"
@@ -207,7 +207,7 @@ def test_start_threshold_of_a_card_without_tiers_is_its_operating_point():
         input_size=640,
         operating_point=OperatingPoint(threshold=0.3, rule="max_f1"),
     )
-    assert present.start_threshold(card) == 0.3
+    assert thresholds.start_value(card) == 0.3
     assert present.operating_point_lines(card)[0].startswith("one operating point for both tiers: 0.300")
 
 

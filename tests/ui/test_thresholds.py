@@ -71,7 +71,8 @@ def test_a_card_with_one_operating_point():
         ("operating_points", 0.3, "the model's operating point (max_f1)")
     ]
     assert thresholds.options(card)[0] == 0.05
-    assert thresholds.meaning(0.3, card).startswith("0.3 (the model's operating point (max_f1)): the model's")
+    meaning = thresholds.meaning(0.3, card)
+    assert meaning.startswith("0.30 (the model's operating point (max_f1)): the model's")
 
 
 def test_meaning_of_a_custom_value_says_which_boxes_are_dashed():
@@ -89,3 +90,10 @@ def test_the_shipped_card_starts_at_its_exact_high_sensitivity_box_threshold():
     assert thresholds.start_value(card) == card.operating_points.high_sensitivity.box_threshold
     assert thresholds.start_value(card) in thresholds.options(card)
     assert thresholds.floor_value(card) > 0
+
+
+def test_format_value_never_shows_an_exact_point_as_its_rounded_neighbour():
+    assert thresholds.format_value(0.25) == "0.25"
+    assert thresholds.format_value(0.0) == "0.00"
+    assert thresholds.format_value(0.1065) == "0.1065"
+    assert thresholds.format_value(0.01875999942421913) == "0.01876"

@@ -7,6 +7,7 @@ whole numbers, with the 95 % interval when the card gives one.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from bonefrac.card.record import ModelCard
@@ -43,62 +44,104 @@ def percent(metric: Any) -> str | None:
     return text
 
 
-def _pair(name: str, sensitivity: Any, specificity: Any) -> str | None:
-    found, cleared = percent(sensitivity), percent(specificity)
-    if found is None or cleared is None:
-        return None
-    return (
-        f"at {name} it flags {found} of radiographs with a fracture (sensitivity) and clears {cleared} of "
-        "those without one (specificity)"
-    )
+@dataclass(frozen=True)
+class Measured:
+    """Where the numbers were measured, and (operating point name, sensitivity, specificity) per point."""
+
+    split: str  # "test", "val"
+    detail: str  # " (423 radiographs, 61 with a fracture)", ", where the points were chosen"
+    points: tuple[tuple[str, Any, Any], ...]
+
+    @property
+    def where(self) -> str:
+        return f"on the {self.split} split{self.detail}"
 
 
-def _split_words(block: dict[str, Any], split: str) -> str:
+def _test_detail(block: dict[str, Any]) -> str:
     images, positives = block.get("images"), block.get("positive_images")
     if isinstance(images, int) and isinstance(positives, int):
-        return f"on the {split} split ({images} radiographs, {positives} with a fracture)"
-    if isinstance(images, int):
-        return f"on the {split} split ({images} radiographs)"
-    return f"on the {split} split"
+        return f" ({images} radiographs, {positives} with a fracture)"
+    return f" ({images} radiographs)" if isinstance(images, int) else ""
+
+
+def _complete(split: str, detail: str, points: list[tuple[str, Any, Any]]) -> Measured | None:
+    kept = tuple(p for p in points if _value(p[1]) is not None and _value(p[2]) is not None)
+    return Measured(split, detail, kept) if kept else None
+
+
+def measured(card: ModelCard) -> Measured | None:
+    """The card's sensitivity and specificity per operating point, from the best source it has."""
+    test = card.metrics.get("test") if isinstance(card.metrics.get("test"), dict) else None
+    two_tier = test.get("two_tier") if test else None
+    names = (
+        ("high_specificity", "the high-specificity point"),
+        ("high_sensitivity", "the high-sensitivity point"),
+    )
+    found: Measured | None = None
+    if isinstance(two_tier, dict) and card.operating_points is not None and test is not None:
+        tiers = [(label, two_tier.get(key)) for key, label in names]
+        found = _complete(
+            "test",
+            _test_detail(test),
+            [
+                (label, t.get("sensitivity"), t.get("specificity"))
+                for label, t in tiers
+                if isinstance(t, dict)
+            ],
+        )
+    if found is None and card.operating_points is not None:
+        points = card.operating_points
+        split = points.split or "validation"
+        found = _complete(
+            split,
+            ", where the points were chosen",
+            [
+                (label, getattr(points, key).sensitivity, getattr(points, key).specificity)
+                for key, label in names
+            ],
+        )
+    if found is None and test is not None:
+        found = _complete(
+            "test",
+            _test_detail(test),
+            [("its operating point", test.get("sensitivity"), test.get("specificity"))],
+        )
+    if found is None:
+        point = card.operating_point
+        found = _complete(
+            point.split or "validation",
+            ", where the point was chosen",
+            [("its operating point", point.sensitivity, point.specificity)],
+        )
+    return found
 
 
 def performance_lines(card: ModelCard) -> list[str]:
-    """The model's measured sensitivity and specificity as sentences (one per source), for beside a result."""
+    """The model's measured sensitivity and specificity as a sentence, with intervals, for the page's head."""
     if card.stand_in:
         return [STAND_IN_WORDS]
-    test = card.metrics.get("test") if isinstance(card.metrics.get("test"), dict) else None
-    two_tier = test.get("two_tier") if test else None
-    if isinstance(two_tier, dict) and card.operating_points is not None:
-        parts = [
-            _pair(label, two_tier.get(key, {}).get("sensitivity"), two_tier.get(key, {}).get("specificity"))
-            for key, label in (
-                ("high_specificity", "the high-specificity point"),
-                ("high_sensitivity", "the high-sensitivity point"),
-            )
-            if isinstance(two_tier.get(key), dict)
-        ]
-        lines = [p for p in parts if p]
-        if lines and test is not None:
-            return [f"Measured {_split_words(test, 'test')}: {'; '.join(lines)}."]
-    if card.operating_points is not None:
-        points = card.operating_points
-        parts = [
-            _pair(label, tier.sensitivity, tier.specificity)
-            for tier, label in (
-                (points.high_specificity, "the high-specificity point"),
-                (points.high_sensitivity, "the high-sensitivity point"),
-            )
-        ]
-        lines = [p for p in parts if p]
-        if lines:
-            split = points.split or "validation"
-            return [f"Measured on the {split} split, where the points were chosen: {'; '.join(lines)}."]
-    if test is not None:
-        pair = _pair("its operating point", test.get("sensitivity"), test.get("specificity"))
-        if pair:
-            return [f"Measured {_split_words(test, 'test')}: {pair}."]
-    point = card.operating_point
-    pair = _pair("its operating point", point.sensitivity, point.specificity)
-    if pair:
-        return [f"Measured on the {point.split or 'validation'} split, where the point was chosen: {pair}."]
-    return [NO_NUMBERS]
+    numbers = measured(card)
+    if numbers is None:
+        return [NO_NUMBERS]
+    parts = [
+        f"at {name} it flags {percent(sens)} of radiographs with a fracture (sensitivity) and clears "
+        f"{percent(spec)} of those without one (specificity)"
+        for name, sens, spec in numbers.points
+    ]
+    return [f"Measured {numbers.where}: {'; '.join(parts)}."]
+
+
+def short_line(card: ModelCard) -> str:
+    """The same numbers in one short line, for beside each result: "Sensitivity 69 %, specificity 85 % at
+    the high-specificity point; 87 % and 49 % at the high-sensitivity point (test split)"."""
+    if card.stand_in:
+        return STAND_IN_WORDS
+    numbers = measured(card)
+    if numbers is None:
+        return NO_NUMBERS
+    parts = []
+    for index, (name, sens, spec) in enumerate(numbers.points):
+        found, cleared = (f"{round((_value(m) or 0.0) * 100)} %" for m in (sens, spec))
+        words = f"sensitivity {found}, specificity {cleared}" if index == 0 else f"{found} and {cleared}"
+        parts.append(f"{words} at {name}")
+    return f"How far to trust this: {'; '.join(parts)} (measured on the {numbers.split} split)."

@@ -90,12 +90,18 @@ def options(card: ModelCard) -> tuple[float, ...]:
     return tuple(sorted(v for v in values if floor <= v <= 1.0))
 
 
+def format_value(value: float) -> str:
+    """A threshold as text: two decimals on the 0.01 grid ("0.25"), else four significant digits
+    ("0.01876"), so an exact operating point never reads as its rounded neighbour."""
+    return f"{value:.2f}" if round(value, 2) == value else f"{value:.4g}"
+
+
 def option_label(value: float, card: ModelCard) -> str:
     """How a value reads on the control: "0.25", or "0.01876 (the model's operating points)"."""
     for point in named_points(card):
         if value == point.value:
-            return f"{value:.4g} ({point.name})"
-    return f"{value:.2f}"
+            return f"{format_value(value)} ({point.name})"
+    return format_value(value)
 
 
 def request_threshold(value: float, card: ModelCard) -> float | None:
