@@ -118,7 +118,7 @@ def test_browser_upload_shows_boxes_table_and_downloads(
 
             page.locator("input[type=file]").set_input_files([str(png_file), str(dicom_file)])
             expect(page.get_by_text("Download annotated PNG")).to_have_count(2)
-            expect(page.get_by_text("boxes at threshold 0.005").first).to_be_visible()
+            expect(page.get_by_text("at threshold 0.005 (").first).to_be_visible()
             calls = page.locator("[data-testid=stMarkdownContainer]").filter(has_text="Call: ")
             expect(calls).to_have_count(2)
             expect(calls.first).to_contain_text("Fracture probability: no classifier with this model")
@@ -196,7 +196,7 @@ def test_browser_in_process_engine_without_service(
             slider = page.get_by_role("slider").first
             expect(slider).to_have_attribute("aria-valuetext", "0.005 (the model's operating point (max_f1))")
             page.locator("input[type=file]").set_input_files([str(image), str(broken)])
-            expect(page.get_by_text("boxes at threshold 0.005")).to_be_visible()
+            expect(page.get_by_text("at threshold 0.005 (")).to_be_visible()
             table = page.locator("[data-testid=stTable] table").filter(has_text="width (px)")
             expect(table).to_have_count(1)
             assert table.locator("tbody tr").count() > 0

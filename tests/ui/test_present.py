@@ -251,11 +251,6 @@ def test_demo_caption_of_a_folder_without_manifest_says_the_source_is_unknown(tm
 
 
 def test_reference_png_draws_reference_boxes_in_green_and_verdict_line_names_the_source(make_analysis):
-    import io
-
-    import numpy as np
-    from PIL import Image
-
     from bonefrac.ui.reference import Reference, judge
 
     analysis = make_analysis([[10, 10, 40, 40]], [0.9])
