@@ -75,3 +75,55 @@ def test_iou_of_yolo_label_rows_after_conversion():
     a = np.array([[0.5, 0.5, 0.2, 0.2]])
     b = np.array([[0.6, 0.5, 0.2, 0.2], [0.1, 0.1, 0.05, 0.05]])
     np.testing.assert_allclose(iou_matrix(cxcywh_to_xyxy(a), cxcywh_to_xyxy(b)), [[0.02 / 0.06, 0.0]])
+
+
+def test_boxes_intersect_needs_shared_area():
+    from bonefrac.geometry import boxes_intersect
+
+    got = boxes_intersect([[0, 0, 10, 10]], [[5, 5, 15, 15], [10, 0, 20, 10], [20, 20, 30, 30]])
+    assert got.tolist() == [[True, False, False]]  # touching edges share no area
+
+
+def test_place_tags_nested_boxes_of_one_finding_get_tags_that_do_not_overlap():
+    from bonefrac.geometry import boxes_intersect, place_tags
+
+    nested = [[100, 100, 200, 200], [102, 101, 198, 199], [110, 110, 190, 190]]  # one fracture, three boxes
+    corners = place_tags(nested, [[80, 16]] * 3, 400, 300)
+    tags = np.hstack([corners, corners + [80, 16]])
+    overlaps = boxes_intersect(tags, tags)
+    assert not overlaps[~np.eye(3, dtype=bool)].any()
+    assert corners[0].tolist() == [100, 84]  # the first keeps the best spot: above the top-left corner
+    assert ((tags[:, :2] >= 0) & (tags[:, 2:] <= [400, 300])).all()  # all inside the image
+
+
+def test_place_tags_moves_a_tag_inside_the_image_at_the_top_edge():
+    from bonefrac.geometry import place_tags
+
+    assert place_tags([[390, 0, 399, 50]], [[40, 10]], 400, 300).tolist() == [[360, 0]]
+    with pytest.raises(ValueError, match="one tag size per anchor box"):
+        place_tags([[0, 0, 1, 1]], [[1, 1], [2, 2]], 10, 10)
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        ((400, 200, 1.0), (0, 0, 400, 200)),
+        ((400, 200, 2.0), (100, 50, 300, 150)),
+        ((400, 200, 4.0, 0.0, 0.0), (0, 0, 100, 50)),  # kept inside at the corner
+        ((400, 200, 4.0, 1.0, 1.0), (300, 150, 400, 200)),
+        ((3, 3, 100.0), (1, 1, 2, 2)),  # never empty
+    ],
+)
+def test_zoom_window(args, expected):
+    from bonefrac.geometry import zoom_window
+
+    assert zoom_window(*args) == expected
+
+
+def test_zoom_window_refuses_bad_values():
+    from bonefrac.geometry import zoom_window
+
+    with pytest.raises(ValueError, match="zoom must be 1 or more"):
+        zoom_window(10, 10, 0.5)
+    with pytest.raises(ValueError, match="fractions 0..1"):
+        zoom_window(10, 10, 2, 1.5, 0.5)

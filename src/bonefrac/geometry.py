@@ -68,3 +68,82 @@ def iou_one_to_many(box_xyxy: ArrayLike, boxes_xyxy: ArrayLike) -> np.ndarray:
     if box.shape != (4,):
         raise ValueError(f"one box must have shape (4,), got {box.shape}")
     return iou_matrix(box, boxes_xyxy)[0]
+
+
+def boxes_intersect(a_xyxy: ArrayLike, b_xyxy: ArrayLike) -> np.ndarray:
+    """(N, M) True where box i of `a` and box j of `b` share area (touching edges do not)."""
+    a, b = _boxes(a_xyxy), _boxes(b_xyxy)
+    overlap_x = np.minimum(a[:, None, 2], b[None, :, 2]) - np.maximum(a[:, None, 0], b[None, :, 0])
+    overlap_y = np.minimum(a[:, None, 3], b[None, :, 3]) - np.maximum(a[:, None, 1], b[None, :, 1])
+    return (overlap_x > 0) & (overlap_y > 0)
+
+
+def clamp_box_position(
+    x: float, y: float, box_width: float, box_height: float, width: float, height: float
+) -> tuple[float, float]:
+    """A top-left corner moved the least so that a box_width x box_height box lies inside width x height
+    (its top-left corner wins when the box is larger than the image)."""
+    return max(0.0, min(x, width - box_width)), max(0.0, min(y, height - box_height))
+
+
+def place_tags(anchors_xyxy: ArrayLike, tag_sizes: ArrayLike, width: float, height: float) -> np.ndarray:
+    """Top-left corners (N, 2) for N label tags, one per anchor box, that do not cover each other.
+
+    Tags are placed in the given order (put the most important first): each takes the first free spot of
+    above the box's top-left corner, inside it, below the box, inside its bottom, or the same at the right
+    edge; when all are taken (nested boxes of one finding share their corners), it is stacked below or above
+    its first spot until free. Every tag stays inside the image; a tag that fits nowhere free keeps its
+    first spot.
+    """
+    anchors = _boxes(anchors_xyxy).astype(np.float64)
+    sizes = np.asarray(tag_sizes, dtype=np.float64).reshape(-1, 2)
+    if len(sizes) != len(anchors):
+        raise ValueError(f"one tag size per anchor box: {len(anchors)} boxes, {len(sizes)} sizes")
+    placed: list[tuple[float, float, float, float]] = []
+    corners = np.zeros((len(anchors), 2), dtype=np.float64)
+    for index, ((x1, y1, x2, y2), (tag_w, tag_h)) in enumerate(zip(anchors, sizes, strict=True)):
+        wanted = [
+            (x1, y1 - tag_h),
+            (x1, y1),
+            (x1, y2),
+            (x1, y2 - tag_h),
+            (x2 - tag_w, y1 - tag_h),
+            (x2 - tag_w, y2),
+        ]
+        spots = [clamp_box_position(x, y, tag_w, tag_h, width, height) for x, y in wanted]
+        first_x, first_y = spots[0]
+        steps = int(height // max(tag_h, 1.0)) + 1
+        spots += [(first_x, first_y + k * tag_h) for k in range(1, steps)]
+        spots += [(first_x, first_y - k * tag_h) for k in range(1, steps)]
+        chosen = spots[0]
+        for x, y in spots:
+            if y < 0 or y + tag_h > height + 1e-9:
+                continue
+            tag = (x, y, x + tag_w, y + tag_h)
+            if not placed or not boxes_intersect([tag], placed).any():
+                chosen = (x, y)
+                break
+        placed.append((chosen[0], chosen[1], chosen[0] + tag_w, chosen[1] + tag_h))
+        corners[index] = chosen
+    return corners
+
+
+def zoom_window(
+    width: int, height: int, zoom: float, centre_x: float = 0.5, centre_y: float = 0.5
+) -> tuple[int, int, int, int]:
+    """The integer pixel crop (x1, y1, x2, y2) that shows 1/zoom of each side of a width x height image around
+    (centre_x, centre_y), given as fractions 0..1 of the image; moved inside the image, never empty."""
+    if zoom < 1:
+        raise ValueError(f"zoom must be 1 or more (1: the whole image), got {zoom}")
+    if not (0 <= centre_x <= 1 and 0 <= centre_y <= 1):
+        raise ValueError(f"the zoom centre must be fractions 0..1 of the image, got ({centre_x}, {centre_y})")
+    crop_w, crop_h = max(1, round(width / zoom)), max(1, round(height / zoom))
+    x1, y1 = clamp_box_position(
+        round(centre_x * width - crop_w / 2),
+        round(centre_y * height - crop_h / 2),
+        crop_w,
+        crop_h,
+        width,
+        height,
+    )
+    return int(x1), int(y1), int(x1) + crop_w, int(y1) + crop_h

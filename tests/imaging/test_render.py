@@ -96,7 +96,7 @@ def test_draw_detections_refuses_bad_pixels(bad):
 
 @pytest.mark.parametrize(
     ("size", "line", "font"),
-    [((64, 64), 1, 10), ((640, 480), 2, 12), ((3000, 2500), 8, 62), ((9000, 9000), 30, 64)],
+    [((64, 64), 1, 11), ((640, 480), 2, 20), ((3000, 2500), 8, 94), ((9000, 9000), 30, 96)],
 )
 def test_line_and_font_scale_with_image_size(size, line, font):
     assert line_width_for(*size) == line
@@ -179,3 +179,46 @@ def test_draw_detections_refuses_bad_styles(styles, match):
     boxes = _detections([[20, 100, 120, 180], [160, 100, 260, 180]], [0.9, 0.5])
     with pytest.raises(ValueError, match=match):
         draw_detections(_canvas(), boxes, styles=styles)
+
+
+def _tag_pixels(out, colour):
+    return np.all(out == colour, axis=2)
+
+
+def test_nested_boxes_of_one_fracture_get_labels_that_do_not_overlap():
+    """Three nested boxes on one fracture: three separate tags, each a full tag-coloured rectangle."""
+    from bonefrac.imaging.render import LabelledBox, draw_boxes
+
+    canvas = _canvas(400, 600)
+    colours = [(255, 0, 0), (0, 255, 0), (0, 0, 255)]
+    boxes = [
+        LabelledBox((200, 200, 400, 350), "fractured 0.31", colours[0]),
+        LabelledBox((203, 202, 398, 348), "fractured 0.52", colours[1]),
+        LabelledBox((210, 210, 390, 340), "fractured 0.87", colours[2]),
+    ]
+    out = draw_boxes(canvas, boxes)
+    for colour in colours:
+        rows, cols = np.nonzero(_tag_pixels(out, colour))
+        assert rows.size > 0
+    # no tag covers another: each colour's tag is its own band of rows, full height
+    bands = sorted(_tag_band(out, colour) for colour in colours)
+    assert all(a[1] < b[0] for a, b in zip(bands, bands[1:], strict=False))
+    assert max(b - a for a, b in bands) - min(b - a for a, b in bands) <= 1  # all whole
+
+
+def _tag_band(out, colour):
+    """(first, last) row of the longest run of rows where `colour` fills more than 40 pixels (a tag)."""
+    rows = np.flatnonzero(_tag_pixels(out, colour).sum(axis=1) > 40)
+    runs = np.split(rows, np.flatnonzero(np.diff(rows) > 1) + 1)
+    longest = max(runs, key=len)
+    return int(longest[0]), int(longest[-1])
+
+
+def test_draw_detections_labels_of_nested_duplicates_do_not_overlap():
+    out = draw_detections(
+        _canvas(400, 600),
+        _detections([[200, 200, 400, 350], [202, 201, 399, 349]], [0.9, 0.4], classes=[0, 1]),
+    )
+    red, orange = (_tag_band(out, PALETTE[c]) for c in (0, 1))
+    assert red[1] < orange[0] or orange[1] < red[0]
+    assert abs((red[1] - red[0]) - (orange[1] - orange[0])) <= 1  # both whole (an outline row may join one)

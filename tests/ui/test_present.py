@@ -10,7 +10,7 @@ import pytest
 from PIL import Image
 
 from bonefrac.card.record import ClassifierRef, ModelCard, OperatingPoint, OperatingPoints, Tier
-from bonefrac.ui import present
+from bonefrac.ui import present, thresholds
 
 
 def test_box_rows_with_pixel_spacing(make_analysis):
@@ -193,7 +193,7 @@ def test_operating_points_in_the_sidebar_and_the_card():
         "target not reached)",
         "image score = 0.60 x classifier probability + 0.40 x the detector's top box",
     ]
-    assert present.start_threshold(card) == 0.1
+    assert thresholds.start_value(card) == 0.1
     facts = present.card_facts(card)
     assert [value for key, value in facts if key == "operating points"] == present.operating_point_lines(card)
     assert dict(facts)["classifier"] == f"classifier.onnx c1 (sha256 {'cd' * 32})"
@@ -207,7 +207,7 @@ def test_start_threshold_of_a_card_without_tiers_is_its_operating_point():
         input_size=640,
         operating_point=OperatingPoint(threshold=0.3, rule="max_f1"),
     )
-    assert present.start_threshold(card) == 0.3
+    assert thresholds.start_value(card) == 0.3
     assert present.operating_point_lines(card)[0].startswith("one operating point for both tiers: 0.300")
 
 
@@ -248,3 +248,22 @@ def test_demo_caption_of_a_folder_without_manifest_says_the_source_is_unknown(tm
     assert "source unknown: " in present.demo_caption(
         tmp_path
     ) and "not a demo manifest" in present.demo_caption(tmp_path)
+
+
+def test_reference_png_draws_reference_boxes_in_green_and_verdict_line_names_the_source(make_analysis):
+    from bonefrac.ui.reference import Reference, judge
+
+    analysis = make_analysis([[10, 10, 40, 40]], [0.9])
+    reference = Reference(
+        np.array([[50.0, 20, 90, 70]]), np.array([0]), "uploaded wrist.txt", skipped_lines=1
+    )
+    verdict = judge(analysis.detections, reference)
+    pixels = np.asarray(
+        Image.open(io.BytesIO(present.reference_png(analysis, reference, verdict))).convert("RGB")
+    )
+    assert tuple(pixels[45, 50]) == present.REFERENCE_COLOUR  # the left edge of the reference box
+    assert present.verdict_line(reference, verdict) == (
+        "Reference (uploaded wrist.txt, matched at IoU >= 0.5; 1 unreadable label line skipped): missed: "
+        "0 of 1 reference fracture found; 1 missed; 1 false alarm."
+    )
+    assert present.box_rows(analysis, verdict)[0]["reference"] == "false alarm"

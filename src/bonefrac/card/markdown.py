@@ -14,7 +14,6 @@ from bonefrac.card.training import ClassifierTraining, TrainingSummary
 from bonefrac.card.two_tier import two_tier_lines
 from bonefrac.evaluate.record import EvalReport, Metric
 
-MARKDOWN_FILENAME = "MODEL_CARD.md"
 FRACATLAS_CREDIT = (
     "FracAtlas: Abedeen, I., Rahman, M. A., Prottyasha, F. Z. et al. FracAtlas: A Dataset for Fracture "
     "Classification, Localization and Segmentation of Musculoskeletal Radiographs. Scientific Data 10, 521 "

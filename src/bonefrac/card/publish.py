@@ -13,8 +13,14 @@ from pathlib import Path
 
 from bonefrac.card.classifier import ClassifierCard, classifier_card_path, read_classifier_card
 from bonefrac.card.limitations import derive_limitations
-from bonefrac.card.markdown import FRACATLAS_CREDIT, MARKDOWN_FILENAME, render_model_card
-from bonefrac.card.record import CARD_FILENAME, ModelCard, read_model_card, write_model_card
+from bonefrac.card.markdown import FRACATLAS_CREDIT, render_model_card
+from bonefrac.card.record import (
+    CARD_FILENAME,
+    MARKDOWN_FILENAME,
+    ModelCard,
+    read_model_card,
+    write_model_card,
+)
 from bonefrac.card.references import ReferenceResult
 from bonefrac.card.training import read_classifier_training, read_training_summary
 from bonefrac.errors import ModelError

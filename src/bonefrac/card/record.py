@@ -15,6 +15,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from bonefrac.errors import ModelError
 
 CARD_FILENAME = "model_card.json"
+MARKDOWN_FILENAME = "MODEL_CARD.md"  # the readable card beside it (`bonefrac model-card` writes it)
 DEFAULT_INTENDED_USE = "Research and demonstration only. Not a medical device; not for clinical decisions."
 
 
@@ -103,6 +104,11 @@ class ModelCard(BaseModel):
 def card_path_for(weights: Path) -> Path:
     """model_card.json in the weights' folder."""
     return Path(weights).parent / CARD_FILENAME
+
+
+def markdown_path_for(weights: Path) -> Path:
+    """MODEL_CARD.md in the weights' folder."""
+    return Path(weights).parent / MARKDOWN_FILENAME
 
 
 def read_model_card(path: Path) -> ModelCard:

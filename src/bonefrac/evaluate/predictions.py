@@ -204,10 +204,17 @@ def parse_label_file(label_path: Path, width: int, height: int, n_classes: int) 
     count, class out of range, not finite numbers) are skipped with a warning: data checks report them;
     evaluation must still run. Boxes are clipped to the image; a box with no area left is skipped.
     """
+    lines = read_label_lines(label_path) if label_path.is_file() else []
+    return truth_from_label_lines(lines, Path(label_path), width, height, n_classes)
+
+
+def truth_from_label_lines(
+    lines: Sequence[str], label_path: Path, width: int, height: int, n_classes: int
+) -> GroundTruth:
+    """`parse_label_file` for label lines already read (an uploaded label file); `label_path` names them."""
     boxes: list[tuple[float, float, float, float]] = []
     classes: list[int] = []
     numbers: list[int] = []
-    lines = read_label_lines(label_path) if label_path.is_file() else []
     for number, line in enumerate(lines, start=1):
         parsed = parse_label_line(line, n_classes)
         if parsed.box is None:

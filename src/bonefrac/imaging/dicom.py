@@ -16,7 +16,7 @@ import numpy as np
 
 from bonefrac.errors import ImageError
 from bonefrac.imaging.limits import check_pixel_count, choose_frame
-from bonefrac.imaging.tonemap import gray_to_rgb, map_through_lut, scale_to_uint8
+from bonefrac.imaging.tonemap import apply_window, gray_to_rgb, map_through_lut, scale_to_uint8
 
 log = logging.getLogger(__name__)
 
@@ -239,7 +239,7 @@ def _apply_voi(values: np.ndarray, ds: Any, present: np.ndarray | None) -> tuple
     window = _first_window(ds)
     if window is not None:
         center, width, function = window
-        return _window(values, center, width, function), {
+        return apply_window(values, center, width, function), {
             "voi": "window",
             "window_center": center,
             "window_width": width,
@@ -262,17 +262,6 @@ def _first_window(ds: Any) -> tuple[float, float, str] | None:
         log.warning("window width %s is invalid for %s; using the actual value range", width, function)
         return None
     return center, width, function
-
-
-def _window(values: np.ndarray, center: float, width: float, function: str) -> np.ndarray:
-    """DICOM PS3.3 C.11.2.1.2 windowing of modality values to 0..255."""
-    if function == "SIGMOID":
-        out = 255.0 / (1.0 + np.exp(-4.0 * (values - center) / width))
-    elif function == "LINEAR_EXACT":
-        out = ((values - center) / width + 0.5) * 255.0
-    else:  # LINEAR (also the meaning of an unknown function)
-        out = ((values - (center - 0.5)) / (width - 1.0) + 0.5) * 255.0
-    return np.clip(np.rint(out), 0, 255).astype(np.uint8)
 
 
 def _first_value(value: Any) -> float | None:

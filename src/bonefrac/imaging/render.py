@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import threading
 from collections.abc import Sequence
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Literal
 
@@ -12,6 +13,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from bonefrac.errors import ImageError
+from bonefrac.geometry import place_tags
 from bonefrac.records import Detections, Radiograph
 
 # Colours per class id (cycled), chosen to stand out on grey radiographs.
@@ -40,8 +42,9 @@ def line_width_for(height: int, width: int) -> int:
 
 
 def font_size_for(height: int, width: int) -> int:
-    """Label text height in pixels: about 1/40 of the shorter side, between 10 and 64."""
-    return int(min(64, max(10, round(min(height, width) / 40))))
+    """Label text height in pixels: about 1/32 of the longer side, between 11 and 96, so that a label stays
+    about 12 px high or more when the image is shown in half of a 1280 px wide window."""
+    return int(min(96, max(11, round(max(height, width) / 32))))
 
 
 def draw_detections(
@@ -55,7 +58,8 @@ def draw_detections(
 
     `threshold` keeps only detections with confidence >= threshold. `styles` gives each detection's outline,
     "solid" or "dashed" (default: all solid). Boxes are clipped to the image; boxes with non-finite
-    coordinates are skipped.
+    coordinates are skipped. Labels never cover each other (nested boxes of one finding included): the
+    most confident box gets the best spot.
     """
     pixels = _as_rgb(image)
     outline = np.array(_checked_styles(styles, len(detections)), dtype=object)
@@ -63,26 +67,58 @@ def draw_detections(
     if threshold is not None:
         keep &= detections.confidence >= threshold
     shown, outline = detections.select(keep), outline[keep]
+    order = np.argsort(shown.confidence, kind="stable")  # most confident drawn last, on top
+    boxes = [
+        LabelledBox(
+            xyxy=tuple(float(v) for v in shown.xyxy[i]),  # type: ignore[arg-type]
+            label=f"{_class_name(shown, int(shown.class_id[i]))} {float(shown.confidence[i]):.2f}",
+            colour=PALETTE[int(shown.class_id[i]) % len(PALETTE)],
+            style=str(outline[i]),
+        )
+        for i in order
+    ]
+    return draw_boxes(pixels, boxes)
+
+
+@dataclass(frozen=True)
+class LabelledBox:
+    """One box to draw: pixel corners, its label text, colour and outline style."""
+
+    xyxy: tuple[float, float, float, float]
+    label: str
+    colour: tuple[int, int, int]
+    style: str = "solid"
+
+
+def draw_boxes(image: Radiograph | np.ndarray, boxes: Sequence[LabelledBox]) -> np.ndarray:
+    """A copy of `image` as (H, W, 3) uint8 with the boxes drawn in order (the last on top) and their labels
+    on filled tags above all outlines, placed so that no tag covers another (the last box's tag first)."""
+    pixels = _as_rgb(image)
     canvas = Image.fromarray(pixels, mode="RGB")
-    if not len(shown):
+    if not boxes:
         return np.asarray(canvas).copy()
+    _checked_styles([box.style for box in boxes], len(boxes))
     height, width = pixels.shape[:2]
     line = line_width_for(height, width)
     font = _font(font_size_for(height, width))
     draw = ImageDraw.Draw(canvas)
-    order = np.argsort(shown.confidence)  # most confident drawn last, on top
-    for i in order:
-        x1, y1, x2, y2 = (float(v) for v in shown.xyxy[i])
+    clipped = []
+    for box in boxes:
+        x1, y1, x2, y2 = box.xyxy
         x1, x2 = np.clip([x1, x2], 0, width - 1)
         y1, y2 = np.clip([y1, y2], 0, height - 1)
-        class_id = int(shown.class_id[i])
-        colour = PALETTE[class_id % len(PALETTE)]
-        if outline[i] == "dashed":
-            _dashed_rectangle(draw, (x1, y1, x2, y2), colour, line)
+        clipped.append((float(x1), float(y1), float(x2), float(y2)))
+        if box.style == "dashed":
+            _dashed_rectangle(draw, clipped[-1], box.colour, line)
         else:
-            draw.rectangle((x1, y1, x2, y2), outline=colour, width=line)
-        label = f"{_class_name(shown, class_id)} {float(shown.confidence[i]):.2f}"
-        _draw_label(draw, label, (x1, y1, y2), colour, font, width, height)
+            draw.rectangle(clipped[-1], outline=box.colour, width=line)
+    tags = [_tag_layout(draw, box.label, font) for box in boxes]
+    priority = list(range(len(boxes)))[::-1]  # the box drawn on top gets the best spot
+    corners = place_tags(
+        [clipped[i] for i in priority], [tags[i][:2] for i in priority], float(width), float(height)
+    )
+    for (tag_x, tag_y), i in zip(corners, priority, strict=True):
+        _draw_tag(draw, boxes[i].label, (float(tag_x), float(tag_y)), tags[i], boxes[i].colour, font)
     return np.asarray(canvas).copy()
 
 
@@ -172,27 +208,30 @@ def _font(size: int) -> ImageFont.ImageFont | ImageFont.FreeTypeFont:
         return ImageFont.load_default()
 
 
-def _draw_label(
-    draw: ImageDraw.ImageDraw,
-    label: str,
-    box: tuple[float, float, float],
-    colour: tuple[int, int, int],
-    font: ImageFont.ImageFont | ImageFont.FreeTypeFont,
-    width: int,
-    height: int,
-) -> None:
-    """Label on a filled tag above the box's top-left corner, or inside the box when there is no room."""
-    x1, y1, _ = box
+def _tag_layout(
+    draw: ImageDraw.ImageDraw, label: str, font: ImageFont.ImageFont | ImageFont.FreeTypeFont
+) -> tuple[float, float, float, float, float]:
+    """(tag width, tag height, padding, text bbox left, text bbox top) of a label's filled tag."""
     with _FONT_LOCK:
         left, top, right, bottom = draw.textbbox((0, 0), label, font=font)
     text_w, text_h = right - left, bottom - top
     pad = max(1, text_h // 5)
-    tag_h = text_h + 2 * pad
-    tag_y = y1 - tag_h if y1 - tag_h >= 0 else y1
-    tag_x = min(max(0.0, x1), max(0.0, width - text_w - 2 * pad))
-    tag_y = min(tag_y, max(0.0, height - tag_h))
-    draw.rectangle((tag_x, tag_y, tag_x + text_w + 2 * pad, tag_y + tag_h), fill=colour)
+    return text_w + 2 * pad, text_h + 2 * pad, pad, left, top
+
+
+def _draw_tag(
+    draw: ImageDraw.ImageDraw,
+    label: str,
+    corner: tuple[float, float],
+    layout: tuple[float, float, float, float, float],
+    colour: tuple[int, int, int],
+    font: ImageFont.ImageFont | ImageFont.FreeTypeFont,
+) -> None:
+    """The label on a filled tag at `corner`, in black or white, whichever reads better on the colour."""
+    tag_w, tag_h, pad, left, top = layout
+    x, y = corner
+    draw.rectangle((x, y, x + tag_w, y + tag_h), fill=colour)
     luminance = 0.299 * colour[0] + 0.587 * colour[1] + 0.114 * colour[2]
     text_colour = (0, 0, 0) if luminance > 140 else (255, 255, 255)
     with _FONT_LOCK:
-        draw.text((tag_x + pad - left, tag_y + pad - top), label, fill=text_colour, font=font)
+        draw.text((x + pad - left, y + pad - top), label, fill=text_colour, font=font)

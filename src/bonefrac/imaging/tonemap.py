@@ -29,6 +29,18 @@ def scale_to_uint8(
     return np.clip(np.rint(scaled), 0, 255).astype(np.uint8), (low, high)
 
 
+def apply_window(values: np.ndarray, center: float, width: float, function: str = "LINEAR") -> np.ndarray:
+    """DICOM PS3.3 C.11.2.1.2 windowing of values to 0..255 uint8 (DICOM decoding, the UI's window/level)."""
+    values = np.asarray(values, dtype=np.float64)
+    if function == "SIGMOID":
+        out = 255.0 / (1.0 + np.exp(-4.0 * (values - center) / width))
+    elif function == "LINEAR_EXACT":
+        out = ((values - center) / width + 0.5) * 255.0
+    else:  # LINEAR (also the meaning of an unknown function)
+        out = ((values - (center - 0.5)) / (width - 1.0) + 0.5) * 255.0
+    return np.clip(np.rint(out), 0, 255).astype(np.uint8)
+
+
 def map_through_lut(
     stored: np.ndarray,
     transform: Callable[[np.ndarray, np.ndarray | None], tuple[np.ndarray, T]],

@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, File, Form, Request, Security, UploadFil
 from fastapi.responses import JSONResponse, Response
 from fastapi.security import APIKeyHeader
 
+from bonefrac.card.record import MARKDOWN_FILENAME, markdown_path_for
 from bonefrac.errors import ImageError
 from bonefrac.infer.result_schema import model_info, operating_points_info
 from bonefrac.serve.audit import AuditEntry
@@ -178,6 +179,20 @@ def build_router(service: Service) -> APIRouter:
             classifier=model_info(analyser).classifier,
             operating_points=operating_points_info(analyser),
         )
+
+    @router.get(
+        "/v1/model/card",
+        response_class=Response,
+        responses={200: {"content": {"text/markdown": {}}, "description": "MODEL_CARD.md"}, **ERRORS},
+        dependencies=guarded,
+        tags=["model"],
+    )
+    async def model_card_markdown() -> Response:
+        """The served model's readable card (MODEL_CARD.md beside the weights), as Markdown."""
+        path = markdown_path_for(settings.model_path)
+        if not path.is_file():
+            raise ApiError(404, "no_model_card", f"no {MARKDOWN_FILENAME} beside the served model")
+        return Response(path.read_text(encoding="utf-8"), media_type="text/markdown; charset=utf-8")
 
     @router.get("/healthz", response_model=HealthResponse, tags=["ops"])
     async def healthz() -> HealthResponse:

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import httpx
 import numpy as np
 
-from bonefrac.card.record import TIER_NAMES, ModelCard
+from bonefrac.card.record import TIER_NAMES, ModelCard, markdown_path_for
 from bonefrac.errors import BonefracError, ModelError
 from bonefrac.records import Detections, Radiograph
 
@@ -75,6 +75,8 @@ class DetectorClient(Protocol):
     where: str  # "http://host:8000" or "in-process: /path/model.onnx", shown to the user
 
     def model_card(self) -> ModelCard: ...
+
+    def model_card_markdown(self) -> str | None: ...
 
     def analyze(self, data: bytes, name: str, threshold: float | None) -> Analysis: ...
 
@@ -140,10 +142,17 @@ class EngineClient:
         from bonefrac.infer.analysis import FractureAnalyser
 
         self._analyser = FractureAnalyser.from_model(path, threads=threads)
+        self._markdown_path = markdown_path_for(path)
         self.where = f"in-process: {path}"
 
     def model_card(self) -> ModelCard:
         return self._analyser.card
+
+    def model_card_markdown(self) -> str | None:
+        """MODEL_CARD.md beside the model, or None when the model has none."""
+        if not self._markdown_path.is_file():
+            return None
+        return self._markdown_path.read_text(encoding="utf-8")
 
     def analyze(self, data: bytes, name: str, threshold: float | None) -> Analysis:
         from bonefrac.infer.result_schema import image_result
@@ -221,6 +230,7 @@ class HttpClient:
         self._http = http or httpx.Client(base_url=self.where, timeout=timeout_s)
         self._http.headers.update(headers)
         self._card: ModelCard | None = None
+        self._markdown: str | None = None
 
     def _request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         try:
@@ -278,6 +288,17 @@ class HttpClient:
             except ValueError as exc:
                 raise ServiceError(f"The service's model card could not be read ({exc}).") from exc
         return self._card
+
+    def model_card_markdown(self) -> str | None:
+        """GET /v1/model/card: the readable card, or None when the service has none (or is older)."""
+        if self._markdown is None:
+            try:
+                self._markdown = self._request("GET", "/v1/model/card").text
+            except ServiceError as exc:
+                if exc.status != 404:
+                    raise
+                self._markdown = ""
+        return self._markdown or None
 
     def analyze(self, data: bytes, name: str, threshold: float | None) -> Analysis:
         check_threshold(threshold)

@@ -9,11 +9,15 @@ import json
 from pathlib import Path, PurePath
 from typing import Any
 
+import numpy as np
+
 from bonefrac.card.record import ModelCard
 from bonefrac.demo.folder import MANIFEST_NAME, read_demo_manifest
 from bonefrac.errors import BonefracError
 from bonefrac.infer.tiers import BOX_STYLES, describe_points, points_for
 from bonefrac.ui.client import Analysis
+from bonefrac.ui.reference import MATCH_IOU, Reference, Verdict
+from bonefrac.ui.thresholds import format_value
 
 RESEARCH_NOTICE = (
     "Research use only. bonefrac is not a medical device: its boxes are not a diagnosis and must not be used "
@@ -67,9 +71,9 @@ def _number(value: Any, digits: int = 1) -> str:
     return "—" if value is None else f"{float(value):.{digits}f}"
 
 
-def box_rows(analysis: Analysis) -> list[dict[str, str]]:
+def box_rows(analysis: Analysis, verdict: Verdict | None = None) -> list[dict[str, str]]:
     """One table row of display text per box: class, confidence, tier, size in px and mm ("—" when
-    unknown)."""
+    unknown), and with a verdict whether the box matches a reference box."""
     rows = []
     items = analysis.response.get("detections", [])
     for index, (item, tier) in enumerate(zip(items, analysis.box_tiers, strict=True), start=1):
@@ -87,6 +91,8 @@ def box_rows(analysis: Analysis) -> list[dict[str, str]]:
                 "x1, y1, x2, y2": f"{x1:.0f}, {y1:.0f}, {x2:.0f}, {y2:.0f}",
             }
         )
+        if verdict is not None:
+            rows[-1]["reference"] = "matches a fracture" if verdict.box_found[index - 1] else "false alarm"
     return rows
 
 
@@ -100,7 +106,7 @@ def summary_line(analysis: Analysis) -> str:
     time_text = f", {float(total_ms):.0f} ms" if total_ms is not None else ""
     noun = "box" if count == 1 else "boxes"
     return (
-        f"{count} {noun} at threshold {analysis.threshold:.2f} "
+        f"{count} {noun} at threshold {format_value(analysis.threshold)} "
         f"({analysis.radiograph.width} x {analysis.radiograph.height} px{spacing_text}{time_text})"
     )
 
@@ -120,12 +126,52 @@ def call_line(analysis: Analysis) -> str:
     return f"Call: {CALL_WORDS.get(call, call)}. {probability_text}{score_text}."
 
 
-def annotated_png(analysis: Analysis) -> bytes:
-    """The radiograph with its boxes (solid or dashed by tier) and "name 0.87" labels, as PNG bytes."""
-    from bonefrac.imaging.render import draw_detections, encode_png
+def annotated_pixels(analysis: Analysis) -> np.ndarray:
+    """The radiograph with its boxes (solid or dashed by tier) and "name 0.87" labels, (H, W, 3) uint8."""
+    from bonefrac.imaging.render import draw_detections
 
     styles = [BOX_STYLES[tier] for tier in analysis.box_tiers]
-    return encode_png(draw_detections(analysis.radiograph, analysis.detections, styles=styles))
+    return draw_detections(analysis.radiograph, analysis.detections, styles=styles)
+
+
+def annotated_png(analysis: Analysis) -> bytes:
+    """`annotated_pixels` as PNG bytes."""
+    from bonefrac.imaging.render import encode_png
+
+    return encode_png(annotated_pixels(analysis))
+
+
+REFERENCE_COLOUR = (46, 204, 64)  # green: the reference, beside the model's red
+REFERENCE_WORDS = {True: "reference: found", False: "reference: missed"}
+
+
+def reference_pixels(analysis: Analysis, reference: Reference, verdict: Verdict) -> np.ndarray:
+    """The radiograph with the reference boxes, each labelled found or missed by the shown boxes."""
+    from bonefrac.imaging.render import LabelledBox, draw_boxes
+
+    boxes = []
+    for xyxy, found in zip(reference.xyxy, verdict.reference_found, strict=True):
+        x1, y1, x2, y2 = (float(v) for v in xyxy)
+        boxes.append(LabelledBox((x1, y1, x2, y2), REFERENCE_WORDS[found], REFERENCE_COLOUR))
+    return draw_boxes(analysis.radiograph, boxes)
+
+
+def reference_png(analysis: Analysis, reference: Reference, verdict: Verdict) -> bytes:
+    """`reference_pixels` as PNG bytes."""
+    from bonefrac.imaging.render import encode_png
+
+    return encode_png(reference_pixels(analysis, reference, verdict))
+
+
+def verdict_line(reference: Reference, verdict: Verdict) -> str:
+    """ "Reference (labels/IMG1.txt beside the image, matched at IoU >= 0.5): found: 1 of 1 ..." text."""
+    skipped = (
+        f"; {reference.skipped_lines} unreadable label line{'s' if reference.skipped_lines != 1 else ''} "
+        "skipped"
+        if reference.skipped_lines
+        else ""
+    )
+    return f"Reference ({reference.source}, matched at IoU >= {MATCH_IOU:g}{skipped}): {verdict.sentence()}."
 
 
 def result_json(analysis: Analysis) -> bytes:
@@ -138,12 +184,6 @@ def download_names(file_name: str) -> tuple[str, str]:
     """("<stem>_annotated.png", "<stem>_detections.json") for an uploaded file name."""
     stem = PurePath(file_name).stem or "radiograph"
     return f"{stem}_annotated.png", f"{stem}_detections.json"
-
-
-def start_threshold(card: ModelCard) -> float:
-    """Where the threshold slider starts: the high-sensitivity box threshold (the card's single operating
-    point when it has no tiers). At this value the UI asks for the model's own operating points."""
-    return float(points_for(card).high_sensitivity.box_threshold)
 
 
 def operating_point_lines(card: ModelCard) -> list[str]:
