@@ -19,11 +19,10 @@ def serve(
 ) -> None:
     """Serve fracture detection over HTTP: /v1/detect, /v1/detect/annotated, /v1/model, /healthz, /readyz,
     /metrics, /docs. Every other setting comes from BONEFRAC_* variables (see docs/serve.md)."""
-    import uvicorn
-
     from bonefrac.card.record import card_path_for, read_model_card
     from bonefrac.serve.app import create_app
     from bonefrac.serve.json_logging import configure_service_logging
+    from bonefrac.serve.server import run_server
     from bonefrac.serve.settings import load_settings
 
     settings = load_settings(model_path=model)
@@ -51,12 +50,4 @@ def serve(
         f"bonefrac service: http://{host}:{port}  (docs http://{host}:{port}/docs; {settings.env}, {auth})",
         highlight=False,
     )
-    uvicorn.run(
-        app,
-        host=host,
-        port=port,
-        log_config=None,
-        access_log=False,
-        timeout_graceful_shutdown=int(settings.shutdown_grace_s),
-        server_header=False,
-    )
+    run_server(app, settings, host, port)
