@@ -106,6 +106,7 @@ def guarded(tmp_path_factory: pytest.TempPathFactory):
         BONEFRAC_API_KEYS=f"probe:{PROBE_KEY}",
         BONEFRAC_HEADER_TIMEOUT_S="2",
         BONEFRAC_BODY_TIMEOUT_S="2",
+        BONEFRAC_REFUSAL_DELAY_S="0.2",
     )
     yield server
     server.stop()
@@ -185,12 +186,13 @@ def test_attack_body_shorter_than_declared_is_cut_after_the_body_timeout(guarded
 def test_attack_pixel_bomb_jpeg_is_refused_fast(guarded):
     bomb = jpeg_claiming(7000, 7000)
     assert len(bomb) < 25_000
-    started = time.monotonic()
+    server = psutil.Process(guarded.process.pid)
+    cpu_before, started = sum(server.cpu_times()[:2]), time.monotonic()
     answer = httpx.post(guarded.base + "/v1/detect", files={"file": bomb}, headers=KEY, timeout=30)
-    elapsed = time.monotonic() - started
+    elapsed, cpu = time.monotonic() - started, sum(server.cpu_times()[:2]) - cpu_before
     assert answer.status_code == 422, answer.text
     assert "BONEFRAC_MAX_IMAGE_PIXELS" in answer.json()["error"]["message"]
-    assert elapsed < 1.0
+    assert cpu < 0.3 and elapsed < 0.2 + 1.0, (cpu, elapsed)  # refused from the header, then the delay
 
 
 def test_attack_truncated_jpeg_with_its_end_marker_is_refused(guarded):

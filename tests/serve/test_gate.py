@@ -134,3 +134,17 @@ def test_gate_large_lane_runs_one_at_a_time_beside_the_normal_slots():
         gate.shutdown()
 
     asyncio.run(scenario())
+
+
+def test_gate_refusals_are_answered_after_the_delay_with_the_place_given_back(client_for, samples):
+    client = client_for(refusal_delay_s=0.4, max_concurrent=1, queue_length=0)
+    gate = client.app.state.service.gate
+    with ThreadPoolExecutor(1) as pool:
+        started = time.monotonic()
+        refused = pool.submit(client.post, "/v1/detect", files={"file": b"not an image at all"})
+        time.sleep(0.2)
+        admitted_meanwhile = gate.admitted
+        answer = refused.result()
+    assert answer.status_code == 422 and time.monotonic() - started >= 0.4
+    assert admitted_meanwhile == 0  # the one place was free while the refusal waited
+    assert client.post("/v1/detect", files={"file": samples.png()}).status_code == 200

@@ -61,7 +61,8 @@ async def admit(request: Request, service: ServiceDep, _key: ClientKey) -> Async
         admission.close()
 
 
-AdmissionDep = Annotated[Admission, Depends(admit)]
+# given back when the endpoint returns or raises, before an error answer's refusal delay
+AdmissionDep = Annotated[Admission, Depends(admit, scope="function")]
 
 
 async def read_upload(request: Request, service: ServiceDep, admission: AdmissionDep) -> Upload:

@@ -6,6 +6,7 @@ decides their status, code and headers.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass
 
@@ -27,12 +28,13 @@ CLIENT_CLOSED = 499  # nginx's code for a client that went away before its answe
 @dataclass(frozen=True)
 class Problem:
     """How one kind of error is answered; `retry` adds Retry-After, `close` ends the connection (the body
-    may be unread)."""
+    may be unread), `slow` answers after BONEFRAC_REFUSAL_DELAY_S (its gate place already given back)."""
 
     status: int
     code: str
     retry: bool = False
     close: bool = False
+    slow: bool = False
     suffix: str = ""
     headers: tuple[tuple[str, str], ...] = ()
 
@@ -42,10 +44,10 @@ PROBLEMS: dict[type[Exception], Problem] = {
     BodyTimeout: Problem(408, "body_timeout", close=True),
     UploadTooLarge: Problem(413, "upload_too_large", close=True),
     InvalidUpload: Problem(422, "invalid_request", close=True),
-    ImageError: Problem(422, "invalid_image"),
+    ImageError: Problem(422, "invalid_image", slow=True),
     ClientGone: Problem(CLIENT_CLOSED, "client_disconnected", close=True),
     NotReady: Problem(503, "not_ready", retry=True),
-    Overloaded: Problem(503, "queue_full", retry=True, close=True, suffix="; retry later"),
+    Overloaded: Problem(503, "queue_full", retry=True, close=True, slow=True, suffix="; retry later"),
     TimedOut: Problem(503, "timeout", retry=True, suffix=" (BONEFRAC_REQUEST_TIMEOUT_S); retry later"),
 }
 
@@ -108,6 +110,8 @@ async def handle_library_error(request: Request, exc: Exception) -> JSONResponse
         headers["Connection"] = "close"
     if service is not None and problem.code != "invalid_request":
         service.metrics.rejections.labels(problem.code).inc()
+    if service is not None and problem.slow and service.settings.refusal_delay_s > 0:
+        await asyncio.sleep(service.settings.refusal_delay_s)
     _note_outcome(request, problem.code)
     return error_response(
         request_id_of(request), problem.status, problem.code, _message(problem, exc), headers

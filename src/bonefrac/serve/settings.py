@@ -100,6 +100,12 @@ class ServeSettings(BaseSettings):
     large_queue_length: int = Field(
         4, ge=0, le=1000, description="Large images that may wait for the large-image lane; beyond: 503."
     )
+    refusal_delay_s: float = Field(
+        1.0,
+        ge=0,
+        description="Unusable images and busy refusals are answered after this delay (no CPU spent on "
+        "it), so a client repeating cheap-to-send, expensive uploads cannot crowd out the others.",
+    )
     audit_timeout_s: float = Field(
         2.0, gt=0, description="Longest an audit row may take to write; beyond: the request answers 503."
     )
