@@ -1,16 +1,17 @@
 """Fairness under expensive uploads: do normal clients keep their throughput while others send images that
 are cheap to send and expensive to decode?
 
-One `bonefrac serve` process (the shipped model by default) on 127.0.0.1, one session, phases of equal length:
-normal clients alone, normal clients beside 16 attackers sending a 22 KB JPEG whose header claims 7000 x 7000
-pixels (refused from the header by BONEFRAC_MAX_IMAGE_PIXELS), normal clients beside 16 attackers sending
-real 4800 x 4800 JPEGs (23 MP: allowed, analysed in the large-image lane), then normal clients alone again
-(the unloaded figure is the mean of both alone phases, so drift in the machine's load shows). Normal clients
+One `bonefrac serve` process (the shipped model by default) on 127.0.0.1, one session, rounds of phases of
+equal length: normal clients alone, normal clients beside 16 attackers sending a 22 KB JPEG whose header
+claims 7000 x 7000 pixels (refused from the header by BONEFRAC_MAX_IMAGE_PIXELS), normal clients beside 16
+attackers sending real 4800 x 4800 JPEGs (23 MP: allowed, analysed in the large-image lane); one more alone
+phase at the end. Interleaving spreads drift in the machine's load over every kind of phase; the unloaded
+figure is the mean of the alone phases. Normal clients
 post a 1500 x 2000 synthetic radiograph in a closed loop and honour Retry-After; attackers never wait.
 Reports, per phase, the normal clients' success rate, throughput, p95 latency, and their throughput as a
 share of the unloaded one. Target: >= 80 % under each attack.
 
-    PYTHONPATH=src python bench/bench_fairness.py [--model m.onnx] [--seconds 20] [--append]
+    PYTHONPATH=src python bench/bench_fairness.py [--model m.onnx] [--rounds 3] [--seconds 10] [--append]
 """
 
 from __future__ import annotations
@@ -31,6 +32,7 @@ from pathlib import Path
 
 import httpx
 import numpy as np
+import psutil
 from _results import RESULTS, append_rows, machine_label
 from PIL import Image
 
@@ -39,14 +41,15 @@ DEFAULT_MODEL = REPO / "deploy" / "model" / "model.onnx"
 SECTION = "## Fairness under expensive uploads (`bench/bench_fairness.py --append`)"
 HEADER = (
     "| date (UTC) | machine | model | phase | normal success | normal images/s | share of unloaded "
-    "| normal p95 ms | attacker answers |\n|---|---|---|---|---|---|---|---|---|\n"
+    "| normal p95 ms | server CPU s/s | attacker answers |\n|---|---|---|---|---|---|---|---|---|---|\n"
 )
 INTRO = (
     "Normal clients (closed loop, 1500 x 2000 JPEG, honour Retry-After) alone and beside 16 attackers "
-    "(raw sockets, never waiting), in one server session; the unloaded figure is the mean of the alone "
-    "phases before and after. Target: normal clients keep >= 80 % of their unloaded throughput. The load "
-    "average in the machine column was taken at the end of the run (other jobs on the shared cores move "
-    "every figure)."
+    "(raw sockets, never waiting), in one server session, phases interleaved over rounds and one last "
+    "alone phase; the unloaded figure is the mean of the alone phases; server CPU s/s is the service "
+    "process's CPU time per second of the phase. Target: normal clients keep >= 80 % of their unloaded "
+    "throughput. The load average in the machine column was taken at the end of the run (other jobs on "
+    "the shared cores move every figure)."
 )
 
 
@@ -75,6 +78,13 @@ class Tally:
     attempts: int = 0
     latencies: list[float] = field(default_factory=list)
     statuses: dict[str, int] = field(default_factory=dict)
+
+    def add(self, other: Tally) -> None:
+        self.ok += other.ok
+        self.attempts += other.attempts
+        self.latencies += other.latencies
+        for status, count in other.statuses.items():
+            self.statuses[status] = self.statuses.get(status, 0) + count
 
     def note(self, status: str) -> None:
         self.statuses[status] = self.statuses.get(status, 0) + 1
@@ -215,7 +225,8 @@ def main() -> None:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--model", type=Path, default=DEFAULT_MODEL)
-    parser.add_argument("--seconds", type=float, default=20.0, help="length of each phase")
+    parser.add_argument("--seconds", type=float, default=10.0, help="length of each phase")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds of (alone, pixel bombs, large images)")
     parser.add_argument("--clients", type=int, default=4, help="normal clients")
     parser.add_argument("--append", action="store_true", help=f"add the rows to {RESULTS.name}")
     args = parser.parse_args()
@@ -223,20 +234,26 @@ def main() -> None:
     normal_image = radiograph_jpeg(1500, 2000)
     bomb = jpeg_claiming(7000, 7000)
     large = radiograph_jpeg(4800, 4800, quality=85)
-    phases = [
-        ("alone (before)", None),
+    kinds = [
+        ("alone", None),
         (f"16 x {len(bomb) // 1000} KB JPEG claiming 7000x7000", bomb),
         (f"16 x 4800x4800 JPEG ({len(large) / 1e6:.1f} MB, large lane)", large),
-        ("alone (after)", None),
     ]
+    schedule = [kind for _ in range(args.rounds) for kind in kinds] + [kinds[0]]
+    totals: dict[str, tuple[Tally, Tally]] = {name: (Tally(), Tally()) for name, _ in kinds}
+    cpu: dict[str, float] = {name: 0.0 for name, _ in kinds}
     with tempfile.TemporaryDirectory() as tmp:
         port = free_port()
         server = start_server(args.model, port, Path(tmp))
         try:
-            results = []
-            for name, attack in phases:
+            process = psutil.Process(server.pid)
+            for name, attack in schedule:
+                cpu_before = sum(process.cpu_times()[:2])
                 normal, attacks = asyncio.run(phase(port, normal_image, args.clients, attack, args.seconds))
-                results.append((name, normal, attacks))
+                cpu[name] += sum(process.cpu_times()[:2]) - cpu_before
+                total_normal, total_attacks = totals[name]
+                total_normal.add(normal)
+                total_attacks.add(attacks)
                 print(
                     f"{name}: normal {normal.ok}/{normal.attempts} ok, attackers {attacks.statuses}",
                     flush=True,
@@ -244,24 +261,28 @@ def main() -> None:
         finally:
             server.send_signal(signal.SIGTERM)
             server.wait(60)
-    alone = [normal.ok / args.seconds for name, normal, _ in results if name.startswith("alone")]
-    unloaded = sum(alone) / len(alone)
+    runs = {name: sum(1 for n, _ in schedule if n == name) for name, _ in kinds}
+    unloaded = totals["alone"][0].ok / (runs["alone"] * args.seconds)
     stamp = datetime.now(UTC).strftime("%Y-%m-%d %H:%M")
     machine = machine_label()
     rows = []
     print(
-        f"\nmodel {args.model.name}, {args.clients} normal clients, {args.seconds:g} s per phase, {machine}"
+        f"\nmodel {args.model.name}, {args.clients} normal clients, {args.rounds} rounds of "
+        f"{args.seconds:g} s phases, {machine}"
     )
-    print(f"{'phase':58} {'success':>8} {'img/s':>7} {'share':>7} {'p95 ms':>8}  attackers")
-    for name, normal, attacks in results:
-        throughput = normal.ok / args.seconds
+    print(f"{'phase':58} {'success':>8} {'img/s':>7} {'share':>7} {'p95 ms':>8} {'CPU s/s':>7}  attackers")
+    for name, _ in kinds:
+        normal, attacks = totals[name]
+        throughput = normal.ok / (runs[name] * args.seconds)
         success = normal.ok / normal.attempts if normal.attempts else float("nan")
         share = throughput / unloaded if unloaded else float("nan")
         answers = ", ".join(f"{k}: {v}" for k, v in sorted(attacks.statuses.items())) or "-"
-        print(f"{name:58} {success:8.1%} {throughput:7.2f} {share:7.1%} {normal.p95_ms():8.0f}  {answers}")
+        load = cpu[name] / (runs[name] * args.seconds)
+        p95 = normal.p95_ms()
+        print(f"{name:58} {success:8.1%} {throughput:7.2f} {share:7.1%} {p95:8.0f} {load:7.2f}  {answers}")
         rows.append(
-            f"| {stamp} | {machine} | {args.model.name} | {name} | {success:.1%} | {throughput:.2f} | "
-            f"{share:.0%} | {normal.p95_ms():.0f} | {answers} |"
+            f"| {stamp} | {machine} | {args.model.name} | {name} ({runs[name]} x {args.seconds:g} s) | "
+            f"{success:.1%} | {throughput:.2f} | {share:.0%} | {p95:.0f} | {load:.2f} | {answers} |"
         )
     if args.append:
         append_rows(SECTION, HEADER, rows, intro=INTRO)

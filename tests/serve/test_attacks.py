@@ -195,6 +195,15 @@ def test_attack_pixel_bomb_jpeg_is_refused_fast(guarded):
     assert cpu < 0.3 and elapsed < 0.2 + 1.0, (cpu, elapsed)  # refused from the header, then the delay
 
 
+def test_attack_pixel_bomb_is_refused_from_its_header_before_the_rest_of_the_body(guarded):
+    bomb = jpeg_claiming(7000, 7000) + b"\x00" * 19_000_000  # what follows the header never matters
+    body, content_type = multipart(("file", "a.jpg", bomb))
+    with guarded.connect() as sock:
+        sock.sendall(post_head(len(body), content_type) + body[:100_000])  # the rest never comes
+        answer = read_answer(sock, wait=3)
+    assert status_of(answer) == 422 and b"BONEFRAC_MAX_IMAGE_PIXELS" in answer, answer[:300]
+
+
 def test_attack_truncated_jpeg_with_its_end_marker_is_refused(guarded):
     intact = radiograph_jpeg()
     assert (

@@ -76,6 +76,7 @@ async def read_upload(request: Request, service: ServiceDep, admission: Admissio
         request.headers.get("content-type"),
         settings.max_upload_bytes,
         settings.body_timeout_s,
+        on_file_head=service.screen,  # refused from the image header before the rest is read
     )
     entry = audit_entry(request)
     if entry is not None:

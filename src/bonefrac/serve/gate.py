@@ -20,7 +20,7 @@ from typing import Any, TypeVar
 
 T = TypeVar("T")
 logger = logging.getLogger(__name__)
-LARGE_LANE_NICENESS = 19  # the large lane's thread only gets CPU time the normal slots leave idle
+LARGE_LANE_NICENESS = 19  # where SCHED_IDLE is not available
 
 
 class Overloaded(Exception):
@@ -52,7 +52,7 @@ class Admission:
 class _Lane:
     """Slots and a FIFO of waiters for one kind of job, run by its own threads."""
 
-    def __init__(self, name: str, slots: int, queue_length: int, niceness: int = 0) -> None:
+    def __init__(self, name: str, slots: int, queue_length: int, idle_priority: bool = False) -> None:
         self.name = name
         self.slots = slots
         self.queue_length = queue_length
@@ -61,7 +61,7 @@ class _Lane:
         self.executor = ThreadPoolExecutor(
             max_workers=slots,
             thread_name_prefix=f"infer-{name}",
-            initializer=(lambda: _lower_priority(niceness)) if niceness else None,
+            initializer=_idle_priority if idle_priority else None,
         )
 
     @property
@@ -76,20 +76,28 @@ class _Lane:
                 waiter.set_result(None)
 
 
-def _lower_priority(niceness: int) -> None:
-    """Raise this thread's niceness (Linux: a thread is a task with its own nice value)."""
+def _idle_priority() -> None:
+    """Run this thread only on CPU time nothing else wants: Linux's SCHED_IDLE (a thread is a task with its
+    own policy), else the highest niceness."""
+    thread = threading.get_native_id()
     try:
-        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), niceness)
-    except (AttributeError, OSError) as exc:  # not Linux: the lane still limits itself to its slots
+        os.sched_setscheduler(thread, os.SCHED_IDLE, os.sched_param(0))
+        return
+    except (AttributeError, OSError):
+        pass
+    try:
+        os.setpriority(os.PRIO_PROCESS, thread, LARGE_LANE_NICENESS)
+    except (AttributeError, OSError) as exc:  # the lane still runs one image at a time
         logger.warning("could not lower the large-image lane's priority: %s", exc)
 
 
 class ConcurrencyGate:
     """Admits at most `max_concurrent + queue_length` requests at once, before their bodies are read; bodies
     held in memory share `body_budget_bytes`; `max_concurrent` normal jobs run at once in threads, and large
-    jobs (over the large-image pixel count) run one at a time in their own lane at the lowest CPU priority,
-    with at most `large_queue_length` waiting. A job that times out keeps its slot until its thread really
-    finishes, so the bound holds for the CPU, not just for the waiting coroutines.
+    jobs (over the large-image pixel count) run one at a time in their own lane, started only while no normal
+    job waits and run at the idle CPU priority, with at most `large_queue_length` waiting. A job that times
+    out keeps its slot until its thread really finishes, so the bound holds for the CPU, not just for the
+    waiting coroutines.
     """
 
     def __init__(
@@ -105,7 +113,7 @@ class ConcurrencyGate:
         self.timeout_s = timeout_s
         self.body_budget_bytes = body_budget_bytes
         self._normal = _Lane("normal", max_concurrent, queue_length)
-        self._large = _Lane("large", 1, large_queue_length, niceness=LARGE_LANE_NICENESS)
+        self._large = _Lane("large", 1, large_queue_length, idle_priority=True)
         self._admitted = 0
         self._body_bytes = 0
         self._body_waiters: deque[tuple[int, asyncio.Future[None]]] = deque()
@@ -122,6 +130,11 @@ class ConcurrencyGate:
     @property
     def waiting(self) -> int:
         return self._normal.waiting + self._large.waiting
+
+    @property
+    def large_lane_full(self) -> bool:
+        """A large image now would be refused: the large-image lane's queue is full."""
+        return self._large.waiting >= self._large.queue_length
 
     @property
     def body_bytes(self) -> int:
@@ -184,7 +197,7 @@ class ConcurrencyGate:
         Raises Overloaded when the large lane's queue is full, TimedOut past the request timeout.
         """
         lane = self._large if large else self._normal
-        if large and lane.waiting >= lane.queue_length:
+        if large and self.large_lane_full:
             raise Overloaded(
                 f"{lane.waiting} large images are already waiting (limit {lane.queue_length}; "
                 "images above BONEFRAC_LARGE_IMAGE_PIXELS are analysed one at a time)"
@@ -193,7 +206,7 @@ class ConcurrencyGate:
         deadline = started + self.timeout_s
         slot: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         lane.waiters.append(slot)
-        lane.wake()
+        self._wake()
         try:
             await asyncio.wait_for(slot, self.timeout_s)
         except TimeoutError as exc:
@@ -219,7 +232,13 @@ class ConcurrencyGate:
 
     def _free(self, lane: _Lane) -> None:
         lane.running -= 1
-        lane.wake()
+        self._wake()
+
+    def _wake(self) -> None:
+        """Start what may start: normal jobs first; a large one only while no normal job waits."""
+        self._normal.wake()
+        if not self._normal.waiting:
+            self._large.wake()
 
     def shutdown(self) -> None:
         """Drop the waiting requests, let the running jobs finish, then stop the threads."""

@@ -44,7 +44,7 @@ PROBLEMS: dict[type[Exception], Problem] = {
     BodyTimeout: Problem(408, "body_timeout", close=True),
     UploadTooLarge: Problem(413, "upload_too_large", close=True),
     InvalidUpload: Problem(422, "invalid_request", close=True),
-    ImageError: Problem(422, "invalid_image", slow=True),
+    ImageError: Problem(422, "invalid_image", close=True, slow=True),
     ClientGone: Problem(CLIENT_CLOSED, "client_disconnected", close=True),
     NotReady: Problem(503, "not_ready", retry=True),
     Overloaded: Problem(503, "queue_full", retry=True, close=True, slow=True, suffix="; retry later"),

@@ -17,7 +17,7 @@ from bonefrac.infer.analysis import Classifier, Detector, FractureAnalyser
 from bonefrac.infer.result_schema import ImageResult, image_result
 from bonefrac.serve.audit import AuditLog
 from bonefrac.serve.engine import load_analyser, warm_up
-from bonefrac.serve.gate import ConcurrencyGate
+from bonefrac.serve.gate import ConcurrencyGate, Overloaded
 from bonefrac.serve.metrics import ServiceMetrics
 from bonefrac.serve.security import ApiKeyChecker
 from bonefrac.serve.settings import ServeSettings
@@ -135,6 +135,25 @@ class Service:
         return requested if requested is not None else self.settings.threshold
 
     # work --------------------------------------------------------------------------------------------------
+    def screen(self, head: bytes) -> bool:
+        """Judge an upload from its first bytes, before the rest is read or anything is decoded: ImageError
+        when its header declares more than BONEFRAC_MAX_IMAGE_PIXELS, Overloaded when it is a large image and
+        the large-image lane is full. Returns whether it is a large image."""
+        pixels = declared_pixels(head)
+        if pixels is not None and pixels > self.settings.max_image_pixels:
+            raise ImageError(
+                f"upload: the header declares {pixels:,} pixels, above the limit of "
+                f"{self.settings.max_image_pixels:,} (BONEFRAC_MAX_IMAGE_PIXELS; refused before decoding)"
+            )
+        large = pixels is not None and pixels > self.settings.large_image_pixels
+        if large and self.gate.large_lane_full:
+            raise Overloaded(
+                f"the large-image lane is full (images above BONEFRAC_LARGE_IMAGE_PIXELS="
+                f"{self.settings.large_image_pixels:,} are analysed one at a time, "
+                f"{self.settings.large_queue_length} may wait)"
+            )
+        return large
+
     async def analyse(self, upload: Upload, annotate: bool = False) -> Analysis:
         """Analyse one upload under the gate: refused from its header when it declares more than
         BONEFRAC_MAX_IMAGE_PIXELS, in the large-image lane above BONEFRAC_LARGE_IMAGE_PIXELS, refused when
@@ -145,13 +164,7 @@ class Service:
             raise ImageError(
                 "upload: the file is empty (0 bytes); send a JPEG, PNG, TIFF, BMP, WebP or DICOM image"
             )
-        pixels = declared_pixels(data)
-        if pixels is not None and pixels > self.settings.max_image_pixels:
-            raise ImageError(
-                f"upload: the header declares {pixels:,} pixels, above the limit of "
-                f"{self.settings.max_image_pixels:,} (BONEFRAC_MAX_IMAGE_PIXELS; refused before decoding)"
-            )
-        large = pixels is not None and pixels > self.settings.large_image_pixels
+        large = self.screen(data)
         min_confidence = self.min_confidence_for(upload.threshold)
         job = self._job(analyser, upload, min_confidence, annotate)
         (result, png, seconds), waited = await self.gate.run(job, large=large)

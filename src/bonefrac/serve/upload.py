@@ -9,6 +9,7 @@ import asyncio
 import hashlib
 import io
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from python_multipart.exceptions import MultipartParseError
@@ -16,6 +17,7 @@ from python_multipart.multipart import MultipartParser, MultipartState, parse_op
 from starlette.types import Receive
 
 FILE_FIELD = "file"
+HEAD_BYTES = 65_536  # enough for the size fields of every accepted format's header
 THRESHOLD_FIELD = "threshold"
 _SMALL_FIELD_BYTES = 64  # a threshold is a short number; anything longer is not one
 
@@ -51,8 +53,9 @@ class Upload:
 class _Form:
     """Collects the parts python-multipart's streaming parser reports."""
 
-    def __init__(self, limit: int) -> None:
+    def __init__(self, limit: int, on_file_head: Callable[[bytes], object] | None) -> None:
         self.limit = limit
+        self.on_file_head = on_file_head
         self.file: io.BytesIO | None = None  # getvalue() hands over its buffer: no second copy
         self.files = 0
         self.hasher = hashlib.sha256()
@@ -106,12 +109,20 @@ class _Form:
         if self._field == FILE_FIELD and self.file is not None:
             self.file.write(chunk)
             self.hasher.update(chunk)
+            if self.on_file_head is not None and self.file.tell() >= HEAD_BYTES:
+                self.screen_head()
         elif self._field == THRESHOLD_FIELD and self.threshold is not None:
             self.threshold += chunk
             if len(self.threshold) > _SMALL_FIELD_BYTES:
                 raise InvalidUpload(
                     f"threshold: expected a number between 0 and 1, got {len(self.threshold)} bytes"
                 )
+
+    def screen_head(self) -> None:
+        """Hand the file's first bytes to `on_file_head` once (it may refuse the upload there)."""
+        if self.on_file_head is not None and self.file is not None:
+            check, self.on_file_head = self.on_file_head, None
+            check(self.file.getvalue()[:HEAD_BYTES])
 
 
 def multipart_boundary(content_type: str | None) -> bytes:
@@ -139,15 +150,24 @@ def parse_threshold(raw: bytes | bytearray | None) -> float | None:
     return value
 
 
-async def receive_upload(receive: Receive, content_type: str | None, limit: int, timeout_s: float) -> Upload:
+async def receive_upload(
+    receive: Receive,
+    content_type: str | None,
+    limit: int,
+    timeout_s: float,
+    on_file_head: Callable[[bytes], object] | None = None,
+) -> Upload:
     """Read the request body through `receive` and return its one image and threshold.
+
+    `on_file_head` sees the file's first HEAD_BYTES (or all of a smaller file) as soon as they arrive; what
+    it raises ends the upload there, before the rest of the body is read.
 
     Raises UploadTooLarge past `limit` bytes (the rest is never read), BodyTimeout when the body does not
     arrive within `timeout_s`, ClientGone on a disconnect, InvalidUpload for a form that is not the one
     documented.
     """
     boundary = multipart_boundary(content_type)
-    form = _Form(limit)
+    form = _Form(limit, on_file_head)
     parser = MultipartParser(boundary, form.callbacks())  # type: ignore[arg-type]
     deadline = time.monotonic() + timeout_s
     seen = 0
@@ -177,6 +197,7 @@ async def receive_upload(receive: Receive, content_type: str | None, limit: int,
         raise InvalidUpload(
             "multipart form field 'file' is missing: send the image as multipart/form-data 'file'"
         )
+    form.screen_head()
     data = form.file.getvalue()
     form.file = None
     return Upload(data=data, sha256=form.hasher.hexdigest(), threshold=parse_threshold(form.threshold))
