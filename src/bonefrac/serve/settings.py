@@ -63,7 +63,13 @@ class ServeSettings(BaseSettings):
     cors_origins: Annotated[list[str], NoDecode] = Field(
         default_factory=list, description="Comma-separated origins allowed by CORS; empty: CORS off."
     )
-    worker_threads: int = Field(2, ge=1, le=64, description="Threads that decode images and run the model.")
+    worker_threads: int = Field(
+        2,
+        ge=1,
+        le=64,
+        description="Kept for older configurations, not used: the gate runs one thread per "
+        "BONEFRAC_MAX_CONCURRENT slot plus one for large images.",
+    )
     inference_threads: int = Field(1, ge=1, le=64, description="onnxruntime intra-op threads per inference.")
     max_concurrent: int = Field(2, ge=1, le=256, description="Inferences running at once.")
     queue_length: int = Field(16, ge=0, le=10_000, description="Requests waiting for a slot; beyond: 503.")
