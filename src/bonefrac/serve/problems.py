@@ -52,17 +52,6 @@ PROBLEMS: dict[type[Exception], Problem] = {
 }
 
 
-class ApiError(Exception):
-    """An answer other than success with its own status and code (for the rare case the table lacks)."""
-
-    def __init__(self, status: int, code: str, message: str, headers: dict[str, str] | None = None) -> None:
-        super().__init__(message)
-        self.status = status
-        self.code = code
-        self.message = message
-        self.headers = headers or {}
-
-
 def request_id_of(request: Request) -> str:
     return str(getattr(request.state, "request_id", "") or "")
 
@@ -118,12 +107,6 @@ async def handle_library_error(request: Request, exc: Exception) -> JSONResponse
     )
 
 
-async def handle_api_error(request: Request, exc: Exception) -> JSONResponse:
-    error = exc if isinstance(exc, ApiError) else ApiError(500, "internal_error", str(exc))
-    _note_outcome(request, error.code)
-    return error_response(request_id_of(request), error.status, error.code, error.message, error.headers)
-
-
 def _describe_validation(exc: RequestValidationError) -> str:
     parts = []
     for item in exc.errors():
@@ -177,6 +160,5 @@ def install_error_handlers(app: FastAPI) -> None:
     """Every error of the table, HTTP and validation errors, each answered with the JSON error body."""
     for kind in PROBLEMS:
         app.add_exception_handler(kind, handle_library_error)
-    app.add_exception_handler(ApiError, handle_api_error)
     app.add_exception_handler(RequestValidationError, handle_validation_error)
     app.add_exception_handler(StarletteHTTPException, handle_http_exception)
