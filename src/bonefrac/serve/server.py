@@ -40,6 +40,19 @@ class HeadTimeoutProtocol(H11Protocol):
         if self.conn.their_state is not h11.IDLE:
             self._disarm_head_timer()  # the head has arrived; the body has its own limit
 
+    def send_400_response(self, msg: str) -> None:
+        """h11 refused the head: 431 when it grew past BONEFRAC_MAX_HEADER_BYTES, else uvicorn's 400."""
+        limit = self.config.h11_max_incomplete_event_size
+        if limit is None or len(self.conn.trailing_data[0]) <= limit:
+            super().send_400_response(msg)
+            return
+        body = b"request head larger than BONEFRAC_MAX_HEADER_BYTES (431)\n"
+        self.transport.write(
+            b"HTTP/1.1 431 Request Header Fields Too Large\r\ncontent-type: text/plain; charset=utf-8\r\n"
+            b"connection: close\r\ncontent-length: %d\r\n\r\n%s" % (len(body), body)
+        )
+        self.transport.close()
+
     def on_response_complete(self) -> None:
         super().on_response_complete()
         if not self.transport.is_closing():
@@ -59,10 +72,10 @@ class HeadTimeoutProtocol(H11Protocol):
         if self.transport.is_closing() or self.conn.their_state is not h11.IDLE:
             return
         if self.conn.trailing_data[0]:  # a head was on its way: say why before closing
+            body = b"request head not received within BONEFRAC_HEADER_TIMEOUT_S (408)\n"
             self.transport.write(
                 b"HTTP/1.1 408 Request Timeout\r\ncontent-type: text/plain; charset=utf-8\r\n"
-                b"connection: close\r\ncontent-length: 45\r\n\r\n"
-                b"request head not received in time (408)     \n"
+                b"connection: close\r\ncontent-length: %d\r\n\r\n%s" % (len(body), body)
             )
         self.transport.close()
 
