@@ -451,6 +451,7 @@ def test_attack_forty_large_uploads_keep_memory_bounded(tmp_path):
         except httpx.TransportError as exc:  # refused while still sending: the connection was closed
             statuses.append(type(exc).__name__)
 
+    baseline = rss(server)
     sampler = threading.Thread(target=sample)
     sampler.start()
     try:
@@ -459,7 +460,10 @@ def test_attack_forty_large_uploads_keep_memory_bounded(tmp_path):
     finally:
         stop.set()
         sampler.join()
+        time.sleep(0.5)
+        after = rss(server)
         server.stop()
     assert statuses.count(200) >= 2, statuses
     assert all(s in (200, 503) or isinstance(s, str) for s in statuses), statuses
     assert peak < 600_000_000, f"peak RSS {peak / 1e6:.0f} MB"
+    assert after < baseline + 100_000_000, f"RSS {after / 1e6:.0f} MB after the load"  # given back
