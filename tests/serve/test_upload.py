@@ -70,8 +70,16 @@ def test_upload_reads_one_file_its_sha256_and_threshold():
         (form(("file", b"a"), end=False), "not valid multipart"),
         (form(("file", b"a"), ("threshold", b"2")), "between 0 and 1"),
         (form(("file", b"a"), ("threshold", b"lots")), "between 0 and 1"),
+        (form(("file" + "x" * 10_000, b"a")), "not valid multipart"),
     ],
-    ids=["two files", "no file", "no closing boundary", "threshold too high", "threshold not a number"],
+    ids=[
+        "two files",
+        "no file",
+        "no closing boundary",
+        "threshold too high",
+        "threshold not a number",
+        "huge part header",
+    ],
 )
 def test_upload_refuses_forms_other_than_the_documented_one(body, words):
     with pytest.raises(InvalidUpload, match=words):

@@ -53,8 +53,7 @@ class Upload:
 class _Form:
     """Collects the parts python-multipart's streaming parser reports."""
 
-    def __init__(self, limit: int, on_file_head: Callable[[bytes], object] | None) -> None:
-        self.limit = limit
+    def __init__(self, on_file_head: Callable[[bytes], object] | None) -> None:
         self.on_file_head = on_file_head
         self.file: io.BytesIO | None = None  # getvalue() hands over its buffer: no second copy
         self.files = 0
@@ -83,7 +82,7 @@ class _Form:
         self._header_name += data[start:end]
 
     def _header_value_data(self, data: bytes, start: int, end: int) -> None:
-        self._header_value += data[start:end]
+        self._header_value += data[start:end]  # python-multipart caps a part's header size
 
     def _header_end(self) -> None:
         if self._header_name.lower() == b"content-disposition":
@@ -167,7 +166,7 @@ async def receive_upload(
     documented.
     """
     boundary = multipart_boundary(content_type)
-    form = _Form(limit, on_file_head)
+    form = _Form(on_file_head)
     parser = MultipartParser(boundary, form.callbacks())  # type: ignore[arg-type]
     deadline = time.monotonic() + timeout_s
     seen = 0
