@@ -33,8 +33,11 @@ def _field_names(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
     return list(fields) if fields else []
 
 
-def explain_validation_error(model: type[BaseModel], error: ValidationError, source: str) -> str:
-    """Readable message for a pydantic error: what key, what was expected, the closest valid key."""
+def explain_validation_error(
+    model: type[BaseModel], error: ValidationError, source: str, secrets: frozenset[str] = frozenset()
+) -> str:
+    """Readable message for a pydantic error: what key, what was expected, the closest valid key. The value
+    of a field named in `secrets` is never repeated."""
     lines = [f"invalid configuration in {source}:"]
     for item in error.errors():
         loc = tuple(item["loc"])
@@ -45,7 +48,9 @@ def explain_validation_error(model: type[BaseModel], error: ValidationError, sou
             hint = f"; did you mean {close[0]!r}?" if close else ""
             lines.append(f"  - unknown key {where!r}{hint} (valid keys: {', '.join(valid)})")
         else:
-            lines.append(f"  - {where}: {item['msg']} (got {item.get('input')!r})")
+            secret = bool(loc) and str(loc[0]) in secrets
+            got = "(value not shown: it is a secret)" if secret else f"(got {item.get('input')!r})"
+            lines.append(f"  - {where}: {item['msg']} {got}")
     return "\n".join(lines)
 
 

@@ -154,6 +154,7 @@ def settings_for(tmp_path: Path) -> Callable[..., ServeSettings]:
             "model_path": tmp_path / "absent.onnx",
             "audit_db_url": f"sqlite:///{tmp_path / 'audit.db'}",
             "log_json": True,
+            "refusal_delay_s": 0,
         }
         values.update(overrides)
         return ServeSettings(**values)  # type: ignore[arg-type]
@@ -195,7 +196,9 @@ def client(client_for: Callable[..., TestClient]) -> TestClient:
 @pytest.fixture
 def api_client(tiny_onnx_model: Path, tmp_path: Path) -> Iterator[TestClient]:
     """A TestClient over the REAL tiny YOLO11n ONNX model (onnxruntime Predictor), ready to answer."""
-    settings = ServeSettings(model_path=tiny_onnx_model, audit_db_url=f"sqlite:///{tmp_path / 'audit.db'}")
+    settings = ServeSettings(
+        model_path=tiny_onnx_model, audit_db_url=f"sqlite:///{tmp_path / 'audit.db'}", refusal_delay_s=0
+    )
     app = create_app(settings)
     with TestClient(app, raise_server_exceptions=False) as client:
         if not app.state.service.wait_ready(60):

@@ -11,8 +11,9 @@ def test_audit_rows_for_success_and_failure(client, samples):
     good = client.post("/v1/detect", files={"file": samples.png()}, headers={"X-Request-ID": "req-1"})
     client.post("/v1/detect", files={"file": b"garbage bytes"}, headers={"X-Request-ID": "req-2"})
     client.post("/v1/detect", data={"threshold": "2"}, headers={"X-Request-ID": "req-3"})
-    rows = {r["request_id"]: r for r in client.app.state.service.audit.rows()}
+    rows = {r["client_request_id"]: r for r in client.app.state.service.audit.rows()}
     ok = rows["req-1"]
+    assert ok["request_id"] == good.headers["X-Request-ID"] != "req-1"  # the service's own, unique id
     assert ok["outcome"] == "ok" and ok["status_code"] == 200 and ok["route"] == "/v1/detect"
     assert ok["image_sha256"] == good.json()["image"]["sha256"]
     assert ok["image_bytes"] == len(samples.png()) and (ok["image_width"], ok["image_height"]) == (96, 80)

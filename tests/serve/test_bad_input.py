@@ -87,7 +87,7 @@ CASES = [
         },
         422,
         "invalid_request",
-        "'file' is missing",
+        "not valid multipart/form-data",
     ),
 ]
 

@@ -84,11 +84,19 @@ def test_detect_sniffs_content_not_file_name(client, samples):
     assert response.json()["image"]["format"] == "jpeg"
 
 
-def test_detect_keeps_a_valid_client_request_id(client, samples):
-    response = client.post("/v1/detect", files={"file": samples.png()}, headers={"X-Request-ID": "abc-123"})
-    assert response.json()["request_id"] == "abc-123" == response.headers["X-Request-ID"]
+def test_detect_request_ids_are_the_services_own_and_the_clients_is_kept_apart(client, samples):
+    answers = [
+        client.post("/v1/detect", files={"file": samples.png()}, headers={"X-Request-ID": "abc-123"})
+        for _ in range(2)
+    ]
+    ids = [a.json()["request_id"] for a in answers]
+    assert ids[0] != ids[1] and all(len(i) == 32 for i in ids)
+    assert ids == [a.headers["X-Request-ID"] for a in answers]
+    rows = client.app.state.service.audit.rows()
+    assert [(r["request_id"], r["client_request_id"]) for r in rows] == [(i, "abc-123") for i in ids]
     odd = client.post("/v1/detect", files={"file": samples.png()}, headers={"X-Request-ID": "bad id;x"})
-    assert odd.json()["request_id"] != "bad id;x" and len(odd.json()["request_id"]) == 32
+    assert client.app.state.service.audit.rows()[-1]["client_request_id"] is None
+    assert odd.json()["request_id"] != "bad id;x"
 
 
 def test_detect_annotated_returns_png_of_the_image_size(client, samples):

@@ -25,13 +25,12 @@ def serve(
     Routes: /v1/detect, /v1/detect/annotated, /v1/model, /healthz, /readyz, /metrics, /docs. Every other
     setting comes from BONEFRAC_* variables (see docs/serve.md); the audit database goes to the data folder
     ($BONEFRAC_DATA, default ~/.local/share/bonefrac)."""
-    import uvicorn
-
     from bonefrac.card.record import card_path_for, read_model_card
     from bonefrac.paths import choose_model, sqlite_folder
     from bonefrac.ports import ensure_port_free
     from bonefrac.serve.app import create_app
     from bonefrac.serve.json_logging import configure_service_logging
+    from bonefrac.serve.server import run_server
     from bonefrac.serve.settings import load_settings
 
     chosen = choose_model(model)  # before anything is created: a refused start leaves nothing behind
@@ -61,15 +60,7 @@ def serve(
         f"bonefrac service: http://{host}:{port}  (docs http://{host}:{port}/docs; {settings.env}, {auth})",
         highlight=False,
     )
-    uvicorn.run(
-        app,
-        host=host,
-        port=port,
-        log_config=None,
-        access_log=False,
-        timeout_graceful_shutdown=int(settings.shutdown_grace_s),
-        server_header=False,
-    )
+    run_server(app, settings, host, port)
 
 
 def register(app: typer.Typer) -> None:

@@ -2,10 +2,17 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
 from bonefrac.errors import ModelError
+
+# onnxruntime's telemetry (a device id and an event store under ~/.cache, uploads where it can) stays off:
+# the variable must be set before onnxruntime is first imported, which happens only in this package.
+TELEMETRY_OFF = {"ORT_DISABLE_TELEMETRY": "1"}
+for _name, _value in TELEMETRY_OFF.items():
+    os.environ.setdefault(_name, _value)
 
 
 def open_session(
@@ -16,6 +23,7 @@ def open_session(
     `make_hint` tells the user how to make the right file when the path is not an .onnx model."""
     import onnxruntime as ort
 
+    ort.disable_telemetry_events()
     model_path = Path(model_path)
     if not model_path.is_file():
         raise ModelError(f"model file not found: {model_path} (expected an .onnx file)")

@@ -5,23 +5,19 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
-from fastapi.exceptions import RequestValidationError
 from fastapi.middleware.cors import CORSMiddleware
-from starlette.exceptions import HTTPException as StarletteHTTPException
+from fastapi.openapi.utils import get_openapi
+from fastapi.staticfiles import StaticFiles
 
 from bonefrac import __version__
 from bonefrac.infer.analysis import Classifier, Detector
 from bonefrac.serve.middleware import RequestContextMiddleware
-from bonefrac.serve.problems import (
-    ApiError,
-    handle_api_error,
-    handle_http_exception,
-    handle_unexpected,
-    handle_validation_error,
-)
-from bonefrac.serve.routes import build_router
+from bonefrac.serve.problems import install_error_handlers
+from bonefrac.serve.routes import ROUTERS
+from bonefrac.serve.routes.docs import ASSETS_PATH, assets_folder
 from bonefrac.serve.service import Service
 from bonefrac.serve.settings import ServeSettings, load_settings
 
@@ -71,13 +67,15 @@ def create_app(
         version=__version__,
         description=DESCRIPTION,
         lifespan=lifespan,
+        docs_url=None,  # served by routes.docs with local assets
+        redoc_url=None,
     )
     app.state.service = service
-    app.include_router(build_router(service))
-    app.add_exception_handler(ApiError, handle_api_error)
-    app.add_exception_handler(RequestValidationError, handle_validation_error)
-    app.add_exception_handler(StarletteHTTPException, handle_http_exception)
-    app.add_exception_handler(Exception, handle_unexpected)
+    for router in ROUTERS:
+        app.include_router(router)
+    app.mount(ASSETS_PATH, StaticFiles(directory=assets_folder()), name="docs-assets")
+    install_error_handlers(app)
+    _declare_api_key_when_required(app, service)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,
@@ -88,3 +86,28 @@ def create_app(
         )
     app.add_middleware(RequestContextMiddleware, service=service)
     return app
+
+
+def _declare_api_key_when_required(app: FastAPI, service: Service) -> None:
+    """The OpenAPI schema declares the API-key header on /v1/* exactly when keys are configured."""
+
+    def schema() -> dict[str, Any]:
+        if app.openapi_schema is None:
+            document = get_openapi(
+                title=app.title, version=app.version, description=app.description, routes=app.routes
+            )
+            if service.keys.required:
+                scheme = {"type": "apiKey", "in": "header", "name": service.keys.header}
+                document.setdefault("components", {}).setdefault("securitySchemes", {})["ApiKey"] = scheme
+                for path, operations in document.get("paths", {}).items():
+                    if path.startswith("/v1/"):
+                        for operation in operations.values():
+                            operation["security"] = [{"ApiKey": []}]
+            else:
+                for operations in document.get("paths", {}).values():
+                    for operation in operations.values():
+                        operation.get("responses", {}).pop("401", None)
+            app.openapi_schema = document
+        return app.openapi_schema
+
+    app.openapi = schema  # type: ignore[method-assign]

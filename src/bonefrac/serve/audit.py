@@ -1,8 +1,9 @@
 """Audit log: one row per API request in a SQLAlchemy database (SQLite by default, any URL for replicas).
 
 Rows are written synchronously, in one dedicated thread, before the answer leaves the service: a client
-that got an answer has its row stored, and shutdown waits for
-the writes in progress, so stopping mid-load loses nothing.
+that got an answer has its row stored, and shutdown waits for the writes in progress, so stopping mid-load
+loses nothing. The log fails closed: a row that cannot be written within the audit timeout (a locked or
+unreachable database) raises AuditUnavailable, and the service answers 503 instead of the result.
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from sqlalchemy import (
 from sqlalchemy.engine import Engine
 
 from bonefrac.errors import ConfigError
+from bonefrac.infer.result_schema import ImageResult
 
 logger = logging.getLogger(__name__)
 metadata = MetaData()
@@ -44,7 +46,8 @@ audit_table = Table(
     metadata,
     Column("id", Integer, primary_key=True, autoincrement=True),
     Column("time", DateTime(timezone=True), nullable=False, index=True),
-    Column("request_id", String(64), nullable=False, index=True),
+    Column("request_id", String(64), nullable=False, index=True),  # the service's own, unique
+    Column("client_request_id", String(64), nullable=True),  # the X-Request-ID the client sent, if any
     Column("route", String(64), nullable=False),
     Column("client_key_id", String(64), nullable=True),
     Column("client_address", String(64), nullable=True),
@@ -73,6 +76,7 @@ class AuditEntry:
     request_id: str
     route: str
     time: datetime = field(default_factory=lambda: datetime.now(UTC))
+    client_request_id: str | None = None
     client_key_id: str | None = None
     client_address: str | None = None
     status_code: int = 0
@@ -89,11 +93,26 @@ class AuditEntry:
     detections: list[dict[str, Any]] | None = None
     duration_ms: float | None = None
     image_data: bytes | None = None
+    abandoned: bool = False  # its write timed out and the client got a 503: never store it late
+
+    def record_result(self, result: ImageResult) -> None:
+        """What an analysis found (the upload's own facts included)."""
+        self.image_sha256 = result.image.sha256
+        self.image_bytes = result.image.bytes
+        self.image_width = result.image.width
+        self.image_height = result.image.height
+        self.model_sha256 = result.model.sha256
+        self.threshold = result.threshold
+        self.image_call = result.image.call
+        self.fracture_probability = result.image.fracture_probability
+        self.image_score = result.image.score
+        self.detections = [d.model_dump(mode="json") for d in result.detections]
 
     def row(self, store_pixels: bool) -> dict[str, Any]:
         return {
             "time": self.time,
             "request_id": self.request_id,
+            "client_request_id": self.client_request_id,
             "route": self.route,
             "client_key_id": self.client_key_id,
             "client_address": self.client_address,
@@ -133,25 +152,34 @@ def add_missing_columns(engine: Engine) -> list[str]:
     return [column.name for column in missing]
 
 
-def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
-    cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.execute("PRAGMA busy_timeout=5000")
-    cursor.close()
+class AuditUnavailable(Exception):
+    """An audit row could not be written in time: the request must not be answered as if it were."""
+
+
+def _sqlite_pragmas(busy_timeout_ms: int) -> Any:
+    def apply(dbapi_connection: Any, _record: Any) -> None:
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
+        cursor.close()
+
+    return apply
 
 
 class AuditLog:
     """Writes AuditEntry rows; one writer thread keeps SQLite happy and the order of rows stable."""
 
-    def __init__(self, url: str, store_pixels: bool = False) -> None:
+    def __init__(self, url: str, store_pixels: bool = False, timeout_s: float = 2.0) -> None:
         try:
             self.engine: Engine = create_engine(url, future=True, pool_pre_ping=True)
         except Exception as exc:  # SQLAlchemy raises several types for a bad URL
             raise ConfigError(f"audit database URL {url!r} is not usable: {exc}") from exc
         if self.engine.dialect.name == "sqlite":
-            event.listen(self.engine, "connect", _sqlite_pragmas)
+            # a lock held elsewhere fails this write fast instead of queueing every later one behind it
+            event.listen(self.engine, "connect", _sqlite_pragmas(min(250, int(timeout_s * 500))))
         self.store_pixels = store_pixels
+        self.timeout_s = timeout_s
         self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="audit")
         try:
             metadata.create_all(self.engine)
@@ -160,17 +188,31 @@ class AuditLog:
             raise ConfigError(f"cannot create the audit table at {url!r}: {exc}") from exc
 
     def write(self, entry: AuditEntry) -> None:
-        """Store one entry now (blocking)."""
+        """Store one entry now (blocking); skipped when its request already gave up on it."""
+        if entry.abandoned:
+            return
         with self.engine.begin() as connection:
             connection.execute(insert(audit_table).values(**entry.row(self.store_pixels)))
 
     async def write_async(self, entry: AuditEntry) -> None:
-        """Store one entry in the writer thread; a failing database is logged, never fails the request."""
+        """Store one entry in the writer thread within the audit timeout; AuditUnavailable otherwise."""
         loop = asyncio.get_running_loop()
+        future = loop.run_in_executor(self._writer, self.write, entry)
         try:
-            await loop.run_in_executor(self._writer, self.write, entry)
-        except Exception:  # the audit must never break the answer
-            logger.exception("audit write failed", extra={"request_id": entry.request_id})
+            await asyncio.wait_for(asyncio.shield(future), self.timeout_s)
+        except TimeoutError:
+            entry.abandoned = True
+            future.add_done_callback(lambda done: done.cancelled() or done.exception())
+            logger.error("audit write timed out", extra={"request_id": entry.request_id})
+            raise AuditUnavailable(
+                f"the audit log did not store this request within {self.timeout_s:g} s "
+                "(BONEFRAC_AUDIT_TIMEOUT_S)"
+            ) from None
+        except Exception as exc:  # SQLAlchemy raises many types for a locked or unreachable database
+            logger.error("audit write failed: %s", exc, extra={"request_id": entry.request_id})
+            raise AuditUnavailable(
+                f"the audit log could not store this request ({type(exc).__name__})"
+            ) from exc
 
     def rows(self, limit: int = 1000) -> list[dict[str, Any]]:
         """The latest rows, newest last (for tests and operators)."""

@@ -1,38 +1,31 @@
-"""One pure-ASGI middleware around every request: request id, upload size limit while streaming, audit row,
-metrics and the JSON access log."""
+"""One pure-ASGI middleware around every request: the request id, the request-head limits, the audit row
+(written before the answer leaves, or the answer becomes a 503), the last-resort 500, metrics and the JSON
+access log."""
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import time
 import uuid
 from typing import TYPE_CHECKING, Any
 
-from fastapi import HTTPException
 from starlette.datastructures import Headers, MutableHeaders
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from bonefrac.serve.audit import AuditEntry
-from bonefrac.serve.problems import error_response
+from bonefrac.serve.audit import AuditEntry, AuditUnavailable
+from bonefrac.serve.problems import error_body, error_response
 
 if TYPE_CHECKING:
     from bonefrac.serve.service import Service
 
+logger = logging.getLogger("bonefrac.serve")
 access_logger = logging.getLogger("bonefrac.serve.access")
-_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+_CLIENT_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 AUDITED_PREFIX = "/v1/"
-LIMITED_PREFIX = "/v1/detect"
 PROBES = ("/healthz", "/readyz", "/metrics")
-
-
-class UploadTooLarge(HTTPException):
-    """Raised from `receive` as soon as the streamed body passes the limit (FastAPI re-raises it)."""
-
-    def __init__(self, limit: int) -> None:
-        super().__init__(
-            413, f"the upload is larger than the limit of {limit} bytes (BONEFRAC_MAX_UPLOAD_BYTES)"
-        )
+UNAUDITED_STATUSES = (401,)  # unauthenticated attempts are counted in /metrics, never stored
 
 
 def _route_label(path: str) -> str:
@@ -41,6 +34,12 @@ def _route_label(path: str) -> str:
     return (
         path if path in known else ("/docs" if path.startswith(("/docs", "/openapi", "/redoc")) else "other")
     )
+
+
+def head_size(scope: Scope) -> tuple[int, int]:
+    """(bytes, count) of the request's headers as the server parsed them."""
+    headers = scope.get("headers", [])
+    return sum(len(name) + len(value) + 4 for name, value in headers), len(headers)
 
 
 class RequestContextMiddleware:
@@ -53,10 +52,12 @@ class RequestContextMiddleware:
             await self.app(scope, receive, send)
             return
         service = self.service
+        settings = service.settings
         started = time.perf_counter()
         headers = Headers(scope=scope)
+        request_id = uuid.uuid4().hex  # always the service's own: unique in the audit log
         offered = headers.get("x-request-id", "")
-        request_id = offered if _REQUEST_ID.match(offered) else uuid.uuid4().hex
+        client_request_id = offered if _CLIENT_REQUEST_ID.match(offered) else None
         state: dict[str, Any] = scope.setdefault("state", {})
         state["request_id"] = request_id
         path: str = scope.get("path", "")
@@ -65,45 +66,74 @@ class RequestContextMiddleware:
         if path.startswith(AUDITED_PREFIX):
             client = scope.get("client")
             entry = AuditEntry(
-                request_id=request_id, route=path[:64], client_address=client[0] if client else None
+                request_id=request_id,
+                client_request_id=client_request_id,
+                route=path[:64],
+                client_address=client[0] if client else None,
             )
             state["audit"] = entry
-        status_holder = {"status": 500}
+        progress = {"status": 500, "started": False, "replaced": False}
         service.metrics.in_flight.inc()
 
         async def send_with_context(message: Message) -> None:
+            if progress["replaced"]:
+                return  # the answer became a 503: the app's own answer is dropped
             if message["type"] == "http.response.start":
-                status_holder["status"] = message["status"]
+                status = message["status"]
+                progress["status"], progress["started"] = status, True
                 MutableHeaders(scope=message)["X-Request-ID"] = request_id
-                if entry is not None:
-                    entry.status_code = message["status"]
-                    entry.outcome = state.get("error_code") or ("ok" if message["status"] < 400 else "error")
+                if entry is not None and status not in UNAUDITED_STATUSES:
+                    entry.status_code = status
+                    entry.outcome = state.get("error_code") or ("ok" if status < 400 else "error")
                     entry.duration_ms = round((time.perf_counter() - started) * 1000, 2)
-                    await service.audit.write_async(entry)
+                    try:
+                        await service.audit.write_async(entry)
+                    except AuditUnavailable as exc:
+                        progress["replaced"], progress["status"] = True, 503
+                        state["error_code"] = "audit_unavailable"
+                        service.metrics.rejections.labels("audit_unavailable").inc()
+                        await _send_error(
+                            send, request_id, 503, "audit_unavailable", str(exc), settings.retry_after_s
+                        )
+                        return
             await send(message)
 
-        limited_receive = receive
-        if path.startswith(LIMITED_PREFIX) and scope.get("method") == "POST":
-            limit = service.settings.max_upload_bytes
-            declared = headers.get("content-length")
-            if declared is not None and declared.isdigit() and int(declared) > limit:
-                state["error_code"] = "upload_too_large"
-                service.metrics.rejections.labels("upload_too_large").inc()
-                response = error_response(request_id, 413, "upload_too_large", UploadTooLarge(limit).detail)
-                response.headers["Connection"] = "close"
-                try:
-                    await response(scope, receive, send_with_context)
-                finally:
-                    self._finish(scope, route, status_holder["status"], started, state)
-                return
-            limited_receive = _counting_receive(receive, limit, state, service)
-
         try:
-            await self.app(scope, limited_receive, send_with_context)
+            size, count = head_size(scope)
+            if size > settings.max_header_bytes or count > settings.max_header_count:
+                state["error_code"] = "headers_too_large"
+                service.metrics.rejections.labels("headers_too_large").inc()
+                message = (
+                    f"the request headers ({count} headers, {size} bytes) pass the limit of "
+                    f"{settings.max_header_count} headers and {settings.max_header_bytes} bytes "
+                    "(BONEFRAC_MAX_HEADER_COUNT, BONEFRAC_MAX_HEADER_BYTES)"
+                )
+                response = error_response(
+                    request_id, 431, "headers_too_large", message, {"Connection": "close"}
+                )
+                await response(scope, receive, send_with_context)
+            else:
+                await self.app(scope, receive, send_with_context)
+        except Exception as exc:  # the app's own handlers answered everything they know
+            logger.error("unexpected error", exc_info=exc, extra={"request_id": request_id})
+            state["error_code"] = "internal_error"
+            if not progress["started"]:
+                response = error_response(
+                    request_id, 500, "internal_error", "unexpected server error; see the logs"
+                )
+                await response(scope, receive, send_with_context)
         finally:
-            self._finish(scope, route, status_holder["status"], started, state)
+            self._finish(scope, route, int(progress["status"]), started, state, client_request_id)
 
-    def _finish(self, scope: Scope, route: str, status: int, started: float, state: dict[str, Any]) -> None:
+    def _finish(
+        self,
+        scope: Scope,
+        route: str,
+        status: int,
+        started: float,
+        state: dict[str, Any],
+        client_request_id: str | None,
+    ) -> None:
         elapsed = time.perf_counter() - started
         metrics = self.service.metrics
         metrics.in_flight.dec()
@@ -116,6 +146,7 @@ class RequestContextMiddleware:
             "request",
             extra={
                 "request_id": state.get("request_id"),
+                "client_request_id": client_request_id,
                 "method": scope.get("method"),
                 "path": scope.get("path"),
                 "status": status,
@@ -129,18 +160,21 @@ class RequestContextMiddleware:
         )
 
 
-def _counting_receive(receive: Receive, limit: int, state: dict[str, Any], service: Service) -> Receive:
-    seen = 0
-
-    async def counted() -> Message:
-        nonlocal seen
-        message = await receive()
-        if message["type"] == "http.request":
-            seen += len(message.get("body", b""))
-            if seen > limit:
-                state["error_code"] = "upload_too_large"
-                service.metrics.rejections.labels("upload_too_large").inc()
-                raise UploadTooLarge(limit)
-        return message
-
-    return counted
+async def _send_error(
+    send: Send, request_id: str, status: int, code: str, message: str, retry_after: int
+) -> None:
+    body = json.dumps(error_body(request_id, code, message)).encode()
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+                (b"x-request-id", request_id.encode()),
+                (b"retry-after", str(retry_after).encode()),
+                (b"connection", b"close"),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})

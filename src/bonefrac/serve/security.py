@@ -8,6 +8,10 @@ from bonefrac.errors import ConfigError
 from bonefrac.serve.settings import ServeSettings
 
 
+class NotAuthenticated(Exception):
+    """No API key, or one that is not configured, on a route that needs one."""
+
+
 class ApiKeyChecker:
     """Knows the configured keys; `identify` returns the key id of a presented key, or None."""
 
@@ -24,6 +28,16 @@ class ApiKeyChecker:
     def required(self) -> bool:
         """Keys are checked whenever some are configured (always so in production)."""
         return bool(self._keys)
+
+    def authenticate(self, presented: str | None) -> str | None:
+        """The key id of `presented` (None when keys are not required); NotAuthenticated otherwise."""
+        if not self.required:
+            return None
+        key_id = self.identify(presented)
+        if key_id is None:
+            what = "missing" if not presented else "not valid"
+            raise NotAuthenticated(f"API key {what}: send a valid key in the {self.header} header")
+        return key_id
 
     def identify(self, presented: str | None) -> str | None:
         if not presented:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import threading
 import time
@@ -10,30 +9,41 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+from bonefrac.card.record import MARKDOWN_FILENAME, markdown_path_for
 from bonefrac.errors import ConfigError, ImageError
+from bonefrac.imaging.header import declared_pixels
+from bonefrac.imaging.jpeg_integrity import check_jpeg_intact
+from bonefrac.imaging.sniff import sniff_format
 from bonefrac.infer.analysis import Classifier, Detector, FractureAnalyser
 from bonefrac.infer.result_schema import ImageResult, image_result
 from bonefrac.serve.audit import AuditLog
 from bonefrac.serve.engine import load_analyser, warm_up
-from bonefrac.serve.limits import InferenceGate
+from bonefrac.serve.gate import ConcurrencyGate, Overloaded
 from bonefrac.serve.metrics import ServiceMetrics
 from bonefrac.serve.security import ApiKeyChecker
 from bonefrac.serve.settings import ServeSettings
+from bonefrac.serve.upload import Upload
 
 logger = logging.getLogger("bonefrac.serve")
 
 
 @dataclass(frozen=True)
 class Analysis:
-    """What one uploaded image gave: the public result (boxes, call, probability), optionally a PNG."""
+    """Everything a route needs about one analysed upload: the public result (boxes, call, probability, the
+    upload's sha256), how long it waited and ran, and the annotated PNG when asked for."""
 
     result: ImageResult
-    seconds: float
+    queue_s: float
+    inference_s: float
     annotated_png: bytes | None = None
 
 
 class NotReady(Exception):
     """The model is still loading or failed to load."""
+
+
+class NoModelCard(Exception):
+    """The served model has no readable card (MODEL_CARD.md) beside it."""
 
 
 class Service:
@@ -48,12 +58,17 @@ class Service:
         self.settings = settings
         self.keys = ApiKeyChecker(settings)  # refuses production without keys before anything else
         self.metrics = ServiceMetrics()
-        self.audit = AuditLog(settings.audit_db_url, store_pixels=settings.audit_store_pixels)
-        self.gate = InferenceGate(
+        self.audit = AuditLog(
+            settings.audit_db_url,
+            store_pixels=settings.audit_store_pixels,
+            timeout_s=settings.audit_timeout_s,
+        )
+        self.gate = ConcurrencyGate(
             settings.max_concurrent,
             settings.queue_length,
-            settings.worker_threads,
             settings.request_timeout_s,
+            body_budget_bytes=settings.body_budget_bytes,
+            large_queue_length=settings.large_queue_length,
         )
         self._engine = engine
         self._classifier = classifier
@@ -104,7 +119,7 @@ class Service:
         return self._ready.wait(timeout)
 
     def stop(self) -> None:
-        """Finish running inferences, flush the audit log."""
+        """Drop waiting requests, finish running inferences, flush the audit log."""
         self.gate.shutdown()
         self.audit.close()
         logger.info("service stopped")
@@ -124,22 +139,65 @@ class Service:
         """The request's threshold, else BONEFRAC_THRESHOLD, else None (the card's operating points)."""
         return requested if requested is not None else self.settings.threshold
 
-    # work (runs in a worker thread) ------------------------------------------------------------------------
-    def analyse_job(
-        self, data: bytes, filename: str | None, min_confidence: float | None, annotate: bool
-    ) -> Callable[[], Analysis]:
+    # work --------------------------------------------------------------------------------------------------
+    def screen(self, head: bytes) -> bool:
+        """Judge an upload from its first bytes, before the rest is read or anything is decoded: ImageError
+        when its header declares more than BONEFRAC_MAX_IMAGE_PIXELS, Overloaded when it is a large image and
+        the large-image lane is full. Returns whether it is a large image."""
+        pixels = declared_pixels(head)
+        if pixels is not None and pixels > self.settings.max_image_pixels:
+            raise ImageError(
+                f"upload: the header declares {pixels:,} pixels, above the limit of "
+                f"{self.settings.max_image_pixels:,} (BONEFRAC_MAX_IMAGE_PIXELS; refused before decoding)"
+            )
+        large = pixels is not None and pixels > self.settings.large_image_pixels
+        if large and self.gate.large_lane_full:
+            raise Overloaded(
+                f"the large-image lane is full (images above BONEFRAC_LARGE_IMAGE_PIXELS="
+                f"{self.settings.large_image_pixels:,} are analysed one at a time, "
+                f"{self.settings.large_queue_length} may wait)"
+            )
+        return large
+
+    def model_card_markdown(self) -> str:
+        """MODEL_CARD.md beside the served model; NoModelCard when there is none."""
+        path = markdown_path_for(self.settings.model_path)
+        if not path.is_file():
+            raise NoModelCard(
+                f"no {MARKDOWN_FILENAME} beside the served model ({self.settings.model_path.name})"
+            )
+        return path.read_text(encoding="utf-8")
+
+    async def analyse(self, upload: Upload, annotate: bool = False) -> Analysis:
+        """Analyse one upload under the gate: refused from its header when it declares more than
+        BONEFRAC_MAX_IMAGE_PIXELS, in the large-image lane above BONEFRAC_LARGE_IMAGE_PIXELS, refused when
+        the decoder reports corrupt data. Raises NotReady, ImageError, Overloaded or TimedOut."""
         analyser = self.analyser
+        data = upload.data
+        if not data:
+            raise ImageError(
+                "upload: the file is empty (0 bytes); send a JPEG, PNG, TIFF, BMP, WebP or DICOM image"
+            )
+        large = self.screen(data)
+        min_confidence = self.min_confidence_for(upload.threshold)
+        job = self._job(analyser, upload, min_confidence, annotate)
+        (result, png, seconds), waited = await self.gate.run(job, large=large)
+        self.metrics.inference_latency.observe(seconds)
+        return Analysis(result=result, queue_s=waited, inference_s=seconds, annotated_png=png)
+
+    def _job(
+        self, analyser: FractureAnalyser, upload: Upload, min_confidence: float | None, annotate: bool
+    ) -> Callable[[], tuple[ImageResult, bytes | None, float]]:
         max_pixels = self.settings.max_image_pixels
 
-        def job() -> Analysis:
+        def job() -> tuple[ImageResult, bytes | None, float]:
             from bonefrac.imaging.io import load_image
 
             started = time.perf_counter()
-            if not data:
-                raise ImageError(
-                    "the uploaded file is empty; send a JPEG, PNG, TIFF, BMP, WebP or DICOM image"
-                )
-            radiograph = load_image(data, max_pixels=max_pixels, name=filename or "upload")
+            if sniff_format(upload.data[:16]) == "jpeg":  # cheaper than the full decode: first
+                check_jpeg_intact(upload.data, "upload")
+            # the file's name is never used: it can carry patient data
+            radiograph = load_image(upload.data, max_pixels=max_pixels, name="upload")
             finding = analyser.analyse(radiograph, min_confidence=min_confidence)
             png = None
             if annotate:
@@ -153,10 +211,10 @@ class Service:
                 analyser,
                 finding,
                 radiograph,
-                size_bytes=len(data),
-                sha256=hashlib.sha256(data).hexdigest(),
-                file_name=filename,
+                size_bytes=len(upload.data),
+                sha256=upload.sha256,
+                file_name=upload.file_name,  # back to the client in the answer; never logged or stored
             )
-            return Analysis(result=result, seconds=time.perf_counter() - started, annotated_png=png)
+            return result, png, time.perf_counter() - started
 
         return job

@@ -15,7 +15,13 @@ from bonefrac.imaging.limits import DEFAULT_MAX_PIXELS
 from bonefrac.paths import default_audit_db_url, default_model_path
 
 DEFAULT_MAX_UPLOAD_BYTES = 20 * 1024 * 1024
-DEFAULT_MAX_IMAGE_PIXELS = DEFAULT_MAX_PIXELS  # 50 MP: above any radiography detector
+# 25 MP: above the largest radiography detectors (43 x 43 cm at 100 um is 18.5 MP) and full-field mammograms;
+# half the library's DEFAULT_MAX_PIXELS, so an upload that claims more is refused before it is queued.
+DEFAULT_MAX_IMAGE_PIXELS = DEFAULT_MAX_PIXELS // 2
+DEFAULT_LARGE_IMAGE_PIXELS = 8_000_000  # beyond FracAtlas's largest (6.6 MP): the large-image lane
+
+
+SECRET_FIELDS = frozenset({"api_keys"})  # never repeated in an error message
 
 
 def _split_list(value: object) -> object:
@@ -59,7 +65,13 @@ class ServeSettings(BaseSettings):
     cors_origins: Annotated[list[str], NoDecode] = Field(
         default_factory=list, description="Comma-separated origins allowed by CORS; empty: CORS off."
     )
-    worker_threads: int = Field(2, ge=1, le=64, description="Threads that decode images and run the model.")
+    worker_threads: int = Field(
+        2,
+        ge=1,
+        le=64,
+        description="Kept for older configurations, not used: the gate runs one thread per "
+        "BONEFRAC_MAX_CONCURRENT slot plus one for large images.",
+    )
     inference_threads: int = Field(1, ge=1, le=64, description="onnxruntime intra-op threads per inference.")
     max_concurrent: int = Field(2, ge=1, le=256, description="Inferences running at once.")
     queue_length: int = Field(16, ge=0, le=10_000, description="Requests waiting for a slot; beyond: 503.")
@@ -76,6 +88,38 @@ class ServeSettings(BaseSettings):
     )
     shutdown_grace_s: float = Field(30.0, ge=0, description="How long shutdown waits for in-flight requests.")
     log_json: bool = Field(True, description="One JSON object per log line (off: plain text).")
+    max_header_bytes: int = Field(
+        16_384, ge=1024, description="Largest request head (request line and headers); beyond: refused."
+    )
+    max_header_count: int = Field(100, ge=10, description="Most request headers; beyond: 431.")
+    header_timeout_s: float = Field(
+        10.0, gt=0, description="Longest a client may take to send its request head; beyond: closed."
+    )
+    body_timeout_s: float = Field(
+        60.0, gt=0, description="Longest a client may take to send its whole upload; beyond: 408."
+    )
+    body_budget_bytes: int = Field(
+        64 * 1024 * 1024,
+        gt=0,
+        description="Upload bytes held in memory at once, all requests together; more wait their turn.",
+    )
+    large_image_pixels: int = Field(
+        DEFAULT_LARGE_IMAGE_PIXELS,
+        gt=0,
+        description="Images above this many pixels are analysed one at a time at low CPU priority.",
+    )
+    large_queue_length: int = Field(
+        4, ge=0, le=1000, description="Large images that may wait for the large-image lane; beyond: 503."
+    )
+    refusal_delay_s: float = Field(
+        1.0,
+        ge=0,
+        description="Unusable images and busy refusals are answered after this delay (no CPU spent on "
+        "it), so a client repeating cheap-to-send, expensive uploads cannot crowd out the others.",
+    )
+    audit_timeout_s: float = Field(
+        2.0, gt=0, description="Longest an audit row may take to write; beyond: the request answers 503."
+    )
 
     @field_validator("api_keys", "cors_origins", mode="before")
     @classmethod
@@ -108,4 +152,5 @@ def load_settings(**overrides: Any) -> ServeSettings:
     try:
         return ServeSettings(**{k: v for k, v in overrides.items() if v is not None})
     except ValidationError as exc:
-        raise ConfigError(explain_validation_error(ServeSettings, exc, "BONEFRAC_* settings")) from exc
+        message = explain_validation_error(ServeSettings, exc, "BONEFRAC_* settings", SECRET_FIELDS)
+        raise ConfigError(message) from exc

@@ -1,4 +1,5 @@
-"""Bounded concurrency and queue: beyond them a clean 503 with Retry-After; slow requests time out."""
+"""The concurrency gate: bounded admission and queue (beyond them a clean 503 with Retry-After), slow requests
+time out, a byte budget for bodies, the large-image lane."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
-from bonefrac.serve.limits import InferenceGate, Overloaded, TimedOut
+from bonefrac.serve.gate import ConcurrencyGate, Overloaded, TimedOut
 
 
 def _wait_until(condition, timeout: float = 10.0) -> None:
@@ -20,7 +21,7 @@ def _wait_until(condition, timeout: float = 10.0) -> None:
         time.sleep(0.01)
 
 
-def test_limits_queue_full_answers_503_with_retry_after(client_for, samples, scripted_engine):
+def test_gate_queue_full_answers_503_with_retry_after(client_for, samples, scripted_engine):
     release = threading.Event()
     client = client_for(
         engine=scripted_engine(block=release), max_concurrent=1, queue_length=1, retry_after_s=3
@@ -43,7 +44,7 @@ def test_limits_queue_full_answers_503_with_retry_after(client_for, samples, scr
     assert client.post("/v1/detect", files={"file": samples.png()}).status_code == 200  # recovered
 
 
-def test_limits_timeout_answers_503_and_the_slot_comes_back(client_for, samples, scripted_engine):
+def test_gate_timeout_answers_503_and_the_slot_comes_back(client_for, samples, scripted_engine):
     release = threading.Event()
     client = client_for(engine=scripted_engine(block=release), request_timeout_s=0.3, max_concurrent=1)
     response = client.post("/v1/detect", files={"file": samples.png()})
@@ -58,17 +59,22 @@ def test_limits_timeout_answers_503_and_the_slot_comes_back(client_for, samples,
 
 def test_gate_counts_admitted_jobs_and_refuses_beyond_the_bound():
     async def scenario() -> None:
-        gate = InferenceGate(max_concurrent=1, queue_length=1, threads=1, timeout_s=5)
+        gate = ConcurrencyGate(max_concurrent=1, queue_length=1, timeout_s=5, body_budget_bytes=100)
         release = threading.Event()
+        admissions = [gate.admit() for _ in range(2)]
         tasks = [asyncio.ensure_future(gate.run(release.wait)) for _ in range(2)]
         await asyncio.sleep(0.1)
-        assert (gate.running, gate.waiting) == (1, 1)
+        assert (gate.running, gate.waiting, gate.admitted) == (1, 1, 2)
         with pytest.raises(Overloaded, match="limit 1 \\+ queue 1"):
-            await gate.run(lambda: None)
+            gate.admit()
         release.set()
         results = await asyncio.gather(*tasks)
         assert [r[0] for r in results] == [True, True]
         assert results[1][1] >= 0.0
+        for admission in admissions:
+            admission.close()
+        assert gate.admitted == 0
+        gate.admit().close()
         gate.shutdown()
 
     asyncio.run(scenario())
@@ -76,7 +82,7 @@ def test_gate_counts_admitted_jobs_and_refuses_beyond_the_bound():
 
 def test_gate_skips_a_job_whose_request_timed_out_in_the_queue():
     async def scenario() -> None:
-        gate = InferenceGate(max_concurrent=1, queue_length=4, threads=2, timeout_s=0.2)
+        gate = ConcurrencyGate(max_concurrent=1, queue_length=4, timeout_s=0.2, body_budget_bytes=100)
         release = threading.Event()
         ran = []
         first = asyncio.ensure_future(gate.run(release.wait))
@@ -91,3 +97,54 @@ def test_gate_skips_a_job_whose_request_timed_out_in_the_queue():
         gate.shutdown()
 
     asyncio.run(scenario())
+
+
+def test_gate_body_budget_makes_a_second_body_wait_for_the_first():
+    async def scenario() -> None:
+        gate = ConcurrencyGate(max_concurrent=2, queue_length=2, timeout_s=1, body_budget_bytes=100)
+        first, second = gate.admit(), gate.admit()
+        await first.reserve_body(80)
+        waiting = asyncio.ensure_future(second.reserve_body(50))
+        await asyncio.sleep(0.05)
+        assert not waiting.done() and gate.body_bytes == 80
+        first.close()
+        await asyncio.wait_for(waiting, 1)
+        assert gate.body_bytes == 50
+        second.close()
+        assert gate.body_bytes == 0
+        gate.shutdown()
+
+    asyncio.run(scenario())
+
+
+def test_gate_large_lane_runs_one_at_a_time_beside_the_normal_slots():
+    async def scenario() -> None:
+        gate = ConcurrencyGate(
+            max_concurrent=1, queue_length=4, timeout_s=5, body_budget_bytes=100, large_queue_length=1
+        )
+        release = threading.Event()
+        large = [asyncio.ensure_future(gate.run(release.wait, large=True)) for _ in range(2)]
+        await asyncio.sleep(0.05)
+        with pytest.raises(Overloaded, match="large images"):
+            await gate.run(lambda: None, large=True)
+        normal, waited = await gate.run(lambda: "normal")  # the normal slot is free meanwhile
+        assert normal == "normal" and waited < 1
+        release.set()
+        assert [r[0] for r in await asyncio.gather(*large)] == [True, True]
+        gate.shutdown()
+
+    asyncio.run(scenario())
+
+
+def test_gate_refusals_are_answered_after_the_delay_with_the_place_given_back(client_for, samples):
+    client = client_for(refusal_delay_s=0.4, max_concurrent=1, queue_length=0)
+    gate = client.app.state.service.gate
+    with ThreadPoolExecutor(1) as pool:
+        started = time.monotonic()
+        refused = pool.submit(client.post, "/v1/detect", files={"file": b"not an image at all"})
+        time.sleep(0.2)
+        admitted_meanwhile = gate.admitted
+        answer = refused.result()
+    assert answer.status_code == 422 and time.monotonic() - started >= 0.4
+    assert admitted_meanwhile == 0  # the one place was free while the refusal waited
+    assert client.post("/v1/detect", files={"file": samples.png()}).status_code == 200
