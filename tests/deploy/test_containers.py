@@ -108,14 +108,14 @@ def test_api_container_is_hardened(compose_stack: Stack) -> None:
 def test_the_proxy_refuses_at_the_service_limits_before_the_service(compose_stack: Stack) -> None:
     wait_http(f"{compose_stack.api_url}/readyz")
     header = httpx.get(f"{compose_stack.api_url}/healthz", headers={"x-padding": "a" * 20_000}, timeout=10)
-    assert header.status_code == 431 and "reverse proxy" in header.json()["detail"]
+    assert header.status_code == 431 and "reverse proxy" in header.json()["error"]["message"]
     body = httpx.post(
         f"{compose_stack.api_url}/v1/detect",
         content=b"x" * (20 * 1024 * 1024 + 1),
         headers={"content-type": "application/octet-stream"},
         timeout=60,
     )
-    assert body.status_code == 413 and "reverse proxy" in body.json()["detail"]
+    assert body.status_code == 413 and "reverse proxy" in body.json()["error"]["message"]
     proxy_image = _inspect("image", compose_stack.images.proxy)
     assert proxy_image["Config"]["User"] == "10001:10001"
 

@@ -59,7 +59,8 @@ def test_upload_reads_one_file_its_sha256_and_threshold():
     upload = read(chunks(form(("file", data), ("threshold", b"0.25"), ("other", b"ignored")), size=333))
     assert upload.data == data and upload.threshold == 0.25
     assert upload.sha256 == hashlib.sha256(data).hexdigest()
-    assert "DOE_JOHN" not in repr(upload)
+    assert "DOE_JOHN" not in repr(upload)  # the name goes back in the answer only
+    assert upload.file_name == "DOE_JOHN.jpg"
 
 
 @pytest.mark.parametrize(

@@ -10,7 +10,7 @@ import hashlib
 import io
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from python_multipart.exceptions import MultipartParseError
 from python_multipart.multipart import MultipartParser, MultipartState, parse_options_header
@@ -50,7 +50,7 @@ class Upload:
     data: bytes
     sha256: str
     threshold: float | None
-    file_name: str | None = None
+    file_name: str | None = field(default=None, repr=False)  # kept out of every repr and log line
 
 
 MAX_FILE_NAME = 255  # characters of the client's file name given back

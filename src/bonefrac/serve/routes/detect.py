@@ -65,7 +65,7 @@ async def detect(request: Request, service: ServiceDep, upload: UploadDep, entry
     """Find fractures on one radiograph: the image's call, score and fracture probability, and boxes in
     pixels (and mm when the image gives pixel spacing), each with its operating-point tier."""
     analysis, timings = await _analyse(request, service, upload, entry, annotate=False)
-    return DetectResponse(**dict(analysis.result), request_id=request.state.request_id, timings=timings)
+    return analysis.result.model_copy(update={"request_id": request.state.request_id, "timings": timings})
 
 
 @router.post(
