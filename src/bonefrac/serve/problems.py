@@ -18,7 +18,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from bonefrac.errors import ImageError
 from bonefrac.serve.gate import Overloaded, TimedOut
 from bonefrac.serve.security import NotAuthenticated
-from bonefrac.serve.service import NoModelCard, NotReady
+from bonefrac.serve.service import DicomUnavailable, NoModelCard, NotReady
 from bonefrac.serve.upload import BodyTimeout, ClientGone, InvalidUpload, UploadTooLarge
 
 logger = logging.getLogger("bonefrac.serve")
@@ -47,6 +47,7 @@ PROBLEMS: dict[type[Exception], Problem] = {
     ImageError: Problem(422, "invalid_image", close=True, slow=True),
     ClientGone: Problem(CLIENT_CLOSED, "client_disconnected", close=True),
     NoModelCard: Problem(404, "no_model_card"),
+    DicomUnavailable: Problem(501, "dicom_unavailable"),
     NotReady: Problem(503, "not_ready", retry=True),
     Overloaded: Problem(503, "queue_full", retry=True, close=True, slow=True, suffix="; retry later"),
     TimedOut: Problem(503, "timeout", retry=True, suffix=" (BONEFRAC_REQUEST_TIMEOUT_S); retry later"),

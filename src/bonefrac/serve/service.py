@@ -8,6 +8,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from bonefrac.card.record import MARKDOWN_FILENAME, markdown_path_for
 from bonefrac.errors import ConfigError, ImageError
@@ -24,6 +25,9 @@ from bonefrac.serve.security import ApiKeyChecker
 from bonefrac.serve.settings import ServeSettings
 from bonefrac.serve.upload import Upload
 
+if TYPE_CHECKING:
+    import numpy as np
+
 logger = logging.getLogger("bonefrac.serve")
 
 
@@ -36,6 +40,7 @@ class Analysis:
     queue_s: float
     inference_s: float
     annotated_png: bytes | None = None
+    dicom: tuple[bytes, ...] = ()  # DICOM results as Part 10 files: the report, then the capture when asked
 
 
 class NotReady(Exception):
@@ -44,6 +49,17 @@ class NotReady(Exception):
 
 class NoModelCard(Exception):
     """The served model has no readable card (MODEL_CARD.md) beside it."""
+
+
+class DicomUnavailable(Exception):
+    """DICOM results were asked for, but this install lacks highdicom (the dicom extra)."""
+
+
+@dataclass(frozen=True)
+class DicomAsk:
+    """DICOM results wanted for an upload: the structured report, and the annotated capture when `capture`."""
+
+    capture: bool = False
 
 
 class Service:
@@ -168,7 +184,9 @@ class Service:
             )
         return path.read_text(encoding="utf-8")
 
-    async def analyse(self, upload: Upload, annotate: bool = False) -> Analysis:
+    async def analyse(
+        self, upload: Upload, annotate: bool = False, dicom: DicomAsk | None = None
+    ) -> Analysis:
         """Analyse one upload under the gate: refused from its header when it declares more than
         BONEFRAC_MAX_IMAGE_PIXELS, in the large-image lane above BONEFRAC_LARGE_IMAGE_PIXELS, refused when
         the decoder reports corrupt data. Raises NotReady, ImageError, Overloaded or TimedOut."""
@@ -178,19 +196,26 @@ class Service:
             raise ImageError(
                 "upload: the file is empty (0 bytes); send a JPEG, PNG, TIFF, BMP, WebP or DICOM image"
             )
+        if dicom is not None:
+            _check_dicom_results_possible(data)
         large = self.screen(data)
         min_confidence = self.min_confidence_for(upload.threshold)
-        job = self._job(analyser, upload, min_confidence, annotate)
-        (result, png, seconds), waited = await self.gate.run(job, large=large)
+        job = self._job(analyser, upload, min_confidence, annotate, dicom)
+        (result, png, files, seconds), waited = await self.gate.run(job, large=large)
         self.metrics.inference_latency.observe(seconds)
-        return Analysis(result=result, queue_s=waited, inference_s=seconds, annotated_png=png)
+        return Analysis(result=result, queue_s=waited, inference_s=seconds, annotated_png=png, dicom=files)
 
     def _job(
-        self, analyser: FractureAnalyser, upload: Upload, min_confidence: float | None, annotate: bool
-    ) -> Callable[[], tuple[ImageResult, bytes | None, float]]:
+        self,
+        analyser: FractureAnalyser,
+        upload: Upload,
+        min_confidence: float | None,
+        annotate: bool,
+        dicom: DicomAsk | None,
+    ) -> Callable[[], tuple[ImageResult, bytes | None, tuple[bytes, ...], float]]:
         max_pixels = self.settings.max_image_pixels
 
-        def job() -> tuple[ImageResult, bytes | None, float]:
+        def job() -> tuple[ImageResult, bytes | None, tuple[bytes, ...], float]:
             from bonefrac.imaging.io import load_image
 
             started = time.perf_counter()
@@ -199,14 +224,13 @@ class Service:
             # the file's name is never used: it can carry patient data
             radiograph = load_image(upload.data, max_pixels=max_pixels, name="upload")
             finding = analyser.analyse(radiograph, min_confidence=min_confidence)
-            png = None
-            if annotate:
+            png, drawn = None, None
+            if annotate or (dicom is not None and dicom.capture):
                 from bonefrac.imaging.render import draw_detections, encode_png
                 from bonefrac.infer.tiers import box_styles
 
-                png = encode_png(
-                    draw_detections(radiograph, finding.detections, styles=box_styles(finding.box_tiers))
-                )
+                drawn = draw_detections(radiograph, finding.detections, styles=box_styles(finding.box_tiers))
+                png = encode_png(drawn) if annotate else None
             result = image_result(
                 analyser,
                 finding,
@@ -215,6 +239,43 @@ class Service:
                 sha256=upload.sha256,
                 file_name=upload.file_name,  # back to the client in the answer; never logged or stored
             )
-            return result, png, time.perf_counter() - started
+            files = () if dicom is None else _dicom_files(upload.data, result, drawn)
+            return result, png, files, time.perf_counter() - started
 
         return job
+
+
+def _check_dicom_results_possible(data: bytes) -> None:
+    """Before any queueing: the upload is DICOM and highdicom is installed, else the reason."""
+    found = sniff_format(data[:256])
+    if found != "dicom":
+        raise ImageError(
+            "upload: DICOM results need a DICOM image (one from a PACS or modality, with its study); this "
+            f"is {found or 'not an image format bonefrac knows'}; POST it to /v1/detect for a JSON answer"
+        )
+    try:
+        import highdicom  # noqa: F401
+    except ImportError as exc:
+        raise DicomUnavailable(
+            "this service cannot write DICOM results: highdicom is not installed "
+            "(pip install 'bonefrac[dicom]')"
+        ) from exc
+
+
+def _dicom_files(data: bytes, result: ImageResult, drawn: np.ndarray | None) -> tuple[bytes, ...]:
+    """The upload's structured report (and capture of `drawn`) as Part 10 bytes, in new series of its
+    study."""
+    import io
+
+    from bonefrac.dicom_out.series import ResultSeries
+    from bonefrac.dicom_out.source import read_source
+    from bonefrac.dicom_out.write import dicom_results
+
+    made = dicom_results(read_source(data, "upload"), result, drawn, ResultSeries())
+    encoded = []
+    for dataset in (made.report, made.capture):
+        if dataset is not None:
+            buffer = io.BytesIO()
+            dataset.save_as(buffer, enforce_file_format=True)
+            encoded.append(buffer.getvalue())
+    return tuple(encoded)
