@@ -74,6 +74,7 @@ def listen(
     from bonefrac.pacs.sender import Destination
     from bonefrac.paths import choose_model
 
+    logging.getLogger("pynetdicom").setLevel(logging.WARNING)  # several lines per association otherwise
     settings = NodeSettings(
         work_dir=work_dir,
         ae_title=ae_title,
