@@ -38,7 +38,13 @@ def predict(
         help="Lowest box confidence, shown on images of any call (default: the card's operating points).",
     ),
     iou: float = typer.Option(0.7, "--iou", min=0.0, max=1.0, help="NMS IoU threshold."),
-    threads: int | None = typer.Option(None, "--threads", min=1, help="onnxruntime intra-op threads."),
+    threads: int | None = typer.Option(None, "--threads", min=1, help="Runtime threads per inference."),
+    engine: str = typer.Option(
+        "onnxruntime",
+        "--engine",
+        envvar="BONEFRAC_ENGINE",
+        help="What runs the models: onnxruntime or openvino.",
+    ),
     images: bool = typer.Option(True, "--images/--no-images", help="Write annotated PNGs."),
     dicom_out: Path | None = typer.Option(
         None,
@@ -59,17 +65,19 @@ def predict(
     from bonefrac.errors import BonefracError
     from bonefrac.infer.analysis import FractureAnalyser
     from bonefrac.infer.batch import SUMMARY_FILENAME, collect_inputs, predict_files
+    from bonefrac.infer.engines import check_engine
     from bonefrac.infer.tiers import CALLS, describe_points
     from bonefrac.paths import choose_model
 
+    check_engine(engine)
     chosen = choose_model(weights)
     items = collect_inputs(paths)
     dicom_output = None if dicom_out is None else _dicom_output(dicom_out, dicom_capture)
-    analyser = FractureAnalyser.from_model(chosen.path, threads=threads)
+    analyser = FractureAnalyser.from_model(chosen.path, threads=threads, engine=engine)
     console.print(f"model file: {chosen.describe()}", highlight=False)
     card, classifier = analyser.card, analyser.classifier
     console.print(
-        f"model {card.name} {card.version}, sha256 {analyser.detector.sha256}"
+        f"model {card.name} {card.version}, sha256 {analyser.detector.sha256}, engine {engine}"
         + (" [bold red](STAND-IN: trained on synthetic images)[/]" if card.stand_in else ""),
         highlight=False,
     )

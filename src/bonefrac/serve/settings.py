@@ -60,7 +60,10 @@ class ServeSettings(BaseSettings):
         default_factory=list, description="Comma-separated origins allowed by CORS; empty: CORS off."
     )
     worker_threads: int = Field(2, ge=1, le=64, description="Threads that decode images and run the model.")
-    inference_threads: int = Field(1, ge=1, le=64, description="onnxruntime intra-op threads per inference.")
+    inference_threads: int = Field(1, ge=1, le=64, description="Runtime threads per inference.")
+    engine: Literal["onnxruntime", "openvino"] = Field(
+        "onnxruntime", description="What runs the ONNX models: onnxruntime or openvino (the openvino extra)."
+    )
     max_concurrent: int = Field(2, ge=1, le=256, description="Inferences running at once.")
     queue_length: int = Field(16, ge=0, le=10_000, description="Requests waiting for a slot; beyond: 503.")
     request_timeout_s: float = Field(
