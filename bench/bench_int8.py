@@ -54,6 +54,7 @@ def main() -> None:
     parser.add_argument("--data", type=Path, required=True, help="FracAtlas data.yaml (train, test)")
     parser.add_argument("--calibration-count", type=int, default=64)
     parser.add_argument("--method", default="minmax", help="minmax, percentile or entropy")
+    parser.add_argument("--whole-head", action="store_true", help="keep the whole detect head in float")
     parser.add_argument("--tolerance", type=float, default=0.01)
     parser.add_argument("--out", type=Path, default=REPO / ".data" / "int8")
     parser.add_argument("--record", action="store_true", help="append a row to bench/RESULTS.md")
@@ -67,11 +68,16 @@ def main() -> None:
     fp32 = Predictor(args.model)
     threshold = fp32.default_conf
     calibration = [image for _, image in load_samples(args.data, split="train", count=args.calibration_count)]
-    tag = f"{args.method}-{len(calibration)}"
+    tag = f"{args.method}-{len(calibration)}" + ("-head" if args.whole_head else "")
     out = args.out / tag
     out.mkdir(parents=True, exist_ok=True)
     int8_path = quantize_int8(
-        args.model, out / "model.int8.onnx", calibration, fp32.input_size, method=args.method
+        args.model,
+        out / "model.int8.onnx",
+        calibration,
+        fp32.input_size,
+        method=args.method,
+        whole_head=args.whole_head,
     )
     fp32_eval = evaluate(args.model, args.data, threshold, args.out / "eval-fp32-fixed")
     int8_eval = evaluate(int8_path, args.data, threshold, out / "eval-int8")
@@ -82,7 +88,8 @@ def main() -> None:
     kept = all(a - b <= args.tolerance for a, b in metrics.values())
     seconds = time.perf_counter() - started
     summary = {
-        "calibration": f"{len(calibration)} FracAtlas train radiographs, {args.method}",
+        "calibration": f"{len(calibration)} FracAtlas train radiographs, {args.method}"
+        + (", whole detect head in float" if args.whole_head else ""),
         "threshold": threshold,
         "map50": metrics["map50"],
         "image_auroc": metrics["auroc"],
@@ -94,7 +101,7 @@ def main() -> None:
         (fm, im), (fa, ia) = metrics["map50"], metrics["auroc"]
         row = (
             f"| {date.today()} | {machine_label()} | {args.model.name} | "
-            f"{len(calibration)} train radiographs, {args.method} | {fm:.3f} / {im:.3f} | "
+            f"{summary['calibration']} | {fm:.3f} / {im:.3f} | "
             f"{fa:.3f} / {ia:.3f} | {'yes' if kept else 'no'} | "
             f"{seconds:.0f} |"
         )

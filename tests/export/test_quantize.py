@@ -1,4 +1,4 @@
-"""int8 quantization: the nodes kept in float are found by walking back from the outputs; bad methods refused."""
+"""int8 quantization: the nodes kept in float are found by walking back from the outputs; bad methods fail."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from bonefrac.errors import ExportError
-from bonefrac.export.quantize import float_head_nodes, quantize_int8
+from bonefrac.export.quantize import detect_module_nodes, float_head_nodes, quantize_int8
 from bonefrac.export.samples import synthetic_samples
 
 pytest.importorskip("onnx")
@@ -33,6 +33,13 @@ def test_float_nodes_are_the_decode_the_sigmoid_and_the_last_learned_convolution
     for conv in learned:
         producer = next(n for n in graph.node if conv.input[0] in n.output)
         assert producer.name not in kept
+
+
+def test_the_whole_detect_head_holds_the_decode_and_its_branches():
+    decode, head = set(float_head_nodes(SHIPPED)), set(detect_module_nodes(SHIPPED))
+    assert decode < head
+    branch_convs = [name for name in head - decode if name.endswith("/conv/Conv")]
+    assert len(branch_convs) == 12  # 2 branches x 3 levels x 2 convolutions before the last one
 
 
 def test_unknown_calibration_method_is_refused(tmp_path):

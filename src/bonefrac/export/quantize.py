@@ -85,6 +85,20 @@ def float_head_nodes(model_path: Path) -> list[str]:
 CALIBRATION_METHODS = ("minmax", "percentile", "entropy")
 
 
+def detect_module_nodes(model_path: Path) -> list[str]:
+    """Every node of the module that makes the output (ultralytics names nodes by module path: the output
+    Concat "/model.24/Concat_3" belongs to "/model.24/"): the whole detect head, its branches included."""
+    import onnx
+
+    graph = onnx.load(str(model_path), load_external_data=False).graph
+    producer = {output: node for node in graph.node for output in node.output}
+    last = producer.get(graph.output[0].name)
+    if last is None or last.name.count("/") < 2:
+        raise ExportError(f"{model_path}: its output node has no module path; keep the decode in float only")
+    prefix = last.name.rsplit("/", 1)[0] + "/"
+    return [node.name for node in graph.node if node.name.startswith(prefix)]
+
+
 def quantize_int8(
     model_path: Path,
     out_path: Path,
@@ -92,9 +106,11 @@ def quantize_int8(
     size: int,
     *,
     method: str = "minmax",
+    whole_head: bool = False,
 ) -> Path:
     """Write a static-QDQ int8 copy of `model_path` calibrated on `calibration` images; `method` sets how
-    activation ranges are taken from them (minmax, percentile: the 99.999th, or entropy)."""
+    activation ranges are taken from them (minmax, percentile: the 99.999th, or entropy). The decode is
+    always kept in float; `whole_head` keeps the whole detect head (its branches too) in float."""
     import onnxruntime as ort
     from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
     from onnxruntime.quantization.shape_inference import quant_pre_process
@@ -128,7 +144,9 @@ def quantize_int8(
                 activation_type=QuantType.QUInt8,
                 weight_type=QuantType.QInt8,
                 calibrate_method=calibrate_method,
-                nodes_to_exclude=float_head_nodes(prepared),
+                nodes_to_exclude=sorted(
+                    set(float_head_nodes(prepared)) | set(detect_module_nodes(prepared) if whole_head else ())
+                ),
             )
         except Exception as exc:
             raise ExportError(f"int8 quantization of {model_path} failed: {exc}") from exc
