@@ -16,6 +16,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from bonefrac.errors import ConfigError, ModelError
+from bonefrac.infer.session import check_model_file, open_session
 
 ENGINES: tuple[str, ...] = ("onnxruntime", "openvino")
 DEFAULT_ENGINE = "onnxruntime"
@@ -49,25 +50,12 @@ class ModelRunner(Protocol):
         ...
 
 
-def _check_path(model_path: Path, threads: int | None, make_hint: str) -> Path:
-    model_path = Path(model_path)
-    if not model_path.is_file():
-        raise ModelError(f"model file not found: {model_path} (expected an .onnx file)")
-    if model_path.suffix.lower() != ".onnx":
-        raise ModelError(f"{model_path} is not an ONNX model; the engine reads .onnx files ({make_hint})")
-    if threads is not None and threads < 1:
-        raise ValueError(f"threads must be >= 1 or None (the runtime's default), got {threads}")
-    return model_path
-
-
 class OnnxRuntimeRunner:
     """An onnxruntime InferenceSession (CPU provider unless `providers` names others)."""
 
     engine = "onnxruntime"
 
     def __init__(self, model_path: Path, threads: int | None, providers: list[str] | None) -> None:
-        from bonefrac.infer.session import open_session
-
         self.session = open_session(model_path, threads, providers, make_hint="")
         inputs, outputs = self.session.get_inputs(), self.session.get_outputs()
         if len(inputs) != 1:
@@ -159,7 +147,7 @@ def open_runner(
 ) -> ModelRunner:
     """The model at `model_path` loaded by `engine`; ModelError says what is wrong with the file."""
     check_engine(engine)
-    path = _check_path(model_path, threads, make_hint)
+    path = check_model_file(model_path, threads, make_hint)
     if engine == "openvino":
         if providers:
             raise ConfigError(f"onnxruntime providers {providers} do not apply to the openvino engine")
