@@ -1,4 +1,4 @@
-"""BONEFRAC_ENGINE=openvino: the service loads the shipped model on OpenVINO and answers as onnxruntime does."""
+"""BONEFRAC_ENGINE=openvino: the service loads the shipped model on OpenVINO and answers as on onnxruntime."""
 
 from __future__ import annotations
 
