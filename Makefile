@@ -24,7 +24,7 @@ help:
 $(VENV)/.installed: pyproject.toml constraints.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PIP) install --disable-pip-version-check -q --upgrade pip setuptools wheel
-	$(PIP_INSTALL) -e '.[train,serve,report,data,dicom,dev]'
+	$(PIP_INSTALL) -e '.[train,serve,openvino,ray,report,data,dicom,dev]'
 	touch $@
 
 venv: $(VENV)/.installed

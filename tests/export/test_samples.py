@@ -39,3 +39,16 @@ def test_load_samples_errors(tmp_path, synthetic_dataset):
     (tmp_path / "list.csv").write_text("x")
     with pytest.raises(ExportError, match="data.yaml or a folder"):
         load_samples(tmp_path / "list.csv")
+
+
+def test_calibration_comes_from_train_when_the_parity_data_is_a_data_yaml(synthetic_dataset, tmp_path):
+    from bonefrac.data.yolo_format import load_dataset
+    from bonefrac.export.samples import calibration_samples
+
+    parity = load_samples(synthetic_dataset, split="val", count=2)
+    calibration = calibration_samples(synthetic_dataset, parity, count=4)
+    train_names = {p.name for p in load_dataset(synthetic_dataset).images("train")}
+    assert len(calibration) == 4 and {name for name, _ in calibration} <= train_names
+    synthetic = synthetic_samples(2)
+    assert calibration_samples(None, synthetic) is synthetic  # no data set: the parity images
+    assert calibration_samples(tmp_path, synthetic) is synthetic  # a folder: the parity images

@@ -30,8 +30,20 @@ def _serve(tmp_path: Path, args: list[str], **env: str) -> subprocess.CompletedP
         (["--model", "absent.onnx"], {}, "model file not found: absent.onnx"),
         (["--model", "m.onnx"], {"BONEFRAC_ENV": "production"}, "requires API keys"),
         (["--model", "m.onnx"], {"BONEFRAC_QUEUE_LENGTH": "lots"}, "queue_length"),
+        (
+            ["--model", "m.onnx", "--engine", "tensorrt"],
+            {},
+            "unknown engine 'tensorrt'; accepted: onnxruntime, openvino",
+        ),
+        (["--model", "m.onnx"], {"BONEFRAC_ENGINE": "tensorrt"}, "engine"),
     ],
-    ids=["missing model", "production without keys", "bad setting"],
+    ids=[
+        "missing model",
+        "production without keys",
+        "bad setting",
+        "unknown engine",
+        "unknown engine setting",
+    ],
 )
 def test_command_refuses_bad_settings(tmp_path, args, env, words):
     (tmp_path / "m.onnx").write_bytes(b"not really a model")

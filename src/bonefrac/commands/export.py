@@ -17,7 +17,10 @@ def export(
         Path("artifacts/model"), "--out", help="Folder for model.onnx + model_card.json."
     ),
     int8: bool = typer.Option(
-        False, "--int8", help="Also write model.int8.onnx (static QDQ) and measure it."
+        False,
+        "--int8",
+        help="Also write model.int8.onnx (static QDQ) and measure it; calibrated on 64 train images when "
+        "--parity-data is a data.yaml, else on the parity images.",
     ),
     parity_data: Path | None = typer.Option(
         None,

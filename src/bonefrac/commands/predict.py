@@ -13,7 +13,7 @@ from bonefrac.errors import ConfigError
 
 if TYPE_CHECKING:
     from bonefrac.dicom_out.write import DicomOutput
-    from bonefrac.infer.batch import FileOutcome
+    from bonefrac.infer.batch import FileOutcome, InputFile
 
 console = Console()
 err_console = Console(stderr=True)
@@ -38,7 +38,13 @@ def predict(
         help="Lowest box confidence, shown on images of any call (default: the card's operating points).",
     ),
     iou: float = typer.Option(0.7, "--iou", min=0.0, max=1.0, help="NMS IoU threshold."),
-    threads: int | None = typer.Option(None, "--threads", min=1, help="onnxruntime intra-op threads."),
+    threads: int | None = typer.Option(None, "--threads", min=1, help="Runtime threads per inference."),
+    engine: str = typer.Option(
+        "onnxruntime",
+        "--engine",
+        envvar="BONEFRAC_ENGINE",
+        help="What runs the models: onnxruntime or openvino.",
+    ),
     images: bool = typer.Option(True, "--images/--no-images", help="Write annotated PNGs."),
     dicom_out: Path | None = typer.Option(
         None,
@@ -49,6 +55,13 @@ def predict(
     dicom_capture: bool = typer.Option(
         True, "--dicom-capture/--no-dicom-capture", help="With --dicom-out: also the annotated capture."
     ),
+    cluster: str | None = typer.Option(
+        None,
+        "--cluster",
+        help="Run on Ray: 'ray' starts a local Ray cluster, 'ray://HOST:PORT' joins one; results as Parquet "
+        "in OUT/results, resumable (needs the ray extra).",
+    ),
+    workers: int = typer.Option(1, "--workers", min=1, help="With --cluster: actors, one analyser each."),
 ) -> None:
     """Detect fractures in many images: per image a call, fracture probability and boxes with tiers.
 
@@ -59,17 +72,24 @@ def predict(
     from bonefrac.errors import BonefracError
     from bonefrac.infer.analysis import FractureAnalyser
     from bonefrac.infer.batch import SUMMARY_FILENAME, collect_inputs, predict_files
+    from bonefrac.infer.engines import check_engine
     from bonefrac.infer.tiers import CALLS, describe_points
     from bonefrac.paths import choose_model
 
+    check_engine(engine)
     chosen = choose_model(weights)
     items = collect_inputs(paths)
+    if cluster is not None:
+        if dicom_out is not None:
+            raise ConfigError("--dicom-out is not available with --cluster; run it without --cluster")
+        _predict_on_cluster(items, chosen.path, out, cluster, workers, threads, engine, conf, iou, images)
+        return
     dicom_output = None if dicom_out is None else _dicom_output(dicom_out, dicom_capture)
-    analyser = FractureAnalyser.from_model(chosen.path, threads=threads)
+    analyser = FractureAnalyser.from_model(chosen.path, threads=threads, engine=engine)
     console.print(f"model file: {chosen.describe()}", highlight=False)
     card, classifier = analyser.card, analyser.classifier
     console.print(
-        f"model {card.name} {card.version}, sha256 {analyser.detector.sha256}"
+        f"model {card.name} {card.version}, sha256 {analyser.detector.sha256}, engine {engine}"
         + (" [bold red](STAND-IN: trained on synthetic images)[/]" if card.stand_in else ""),
         highlight=False,
     )
@@ -129,6 +149,52 @@ def predict(
     if failed:
         # a BonefracError, so cli.main exits 1 (typer.Exit codes are lost under standalone_mode=False)
         raise BonefracError(f"{len(failed)} of {len(outcomes)} files could not be used (listed above)")
+
+
+def _predict_on_cluster(
+    items: list[InputFile],
+    model_path: Path,
+    out: Path,
+    cluster: str,
+    workers: int,
+    threads: int | None,
+    engine: str,
+    conf: float | None,
+    iou: float,
+    images: bool,
+) -> None:
+    """`predict --cluster`: the inputs on Ray, results in OUT/results/*.parquet; exit 1 when a file failed."""
+    from bonefrac.errors import BonefracError
+    from bonefrac.infer.ray_batch import RESULTS_FOLDER, RayJob, parse_cluster, predict_on_ray
+
+    parse_cluster(cluster)  # a bad address is refused before anything starts
+    job = RayJob(
+        model_path=model_path,
+        out=out,
+        cluster=cluster,
+        workers=workers,
+        threads=threads or 1,
+        engine=engine,
+        conf=conf,
+        iou=iou,
+        save_images=images,
+    )
+    where = "a local Ray cluster" if cluster == "ray" else cluster
+    console.print(
+        f"model file: {model_path}; {len(items)} image(s) on {where}, {workers} worker(s), engine {engine}",
+        highlight=False,
+    )
+    run = predict_on_ray(items, job)
+    console.print(
+        f"{run.done} image(s) analysed now, {run.skipped} already in {out / RESULTS_FOLDER} skipped, "
+        f"{len(run.failed)} failed; {run.images_per_s:.2f} images/s over {run.seconds:.1f} s "
+        f"(cluster start {run.startup_s:.1f} s)",
+        highlight=False,
+    )
+    for file_name, reason in run.failed:
+        err_console.print(f"[red]failed[/] {file_name}: {reason}", highlight=False)
+    if run.failed:
+        raise BonefracError(f"{len(run.failed)} of {run.done} files could not be used (listed above)")
 
 
 def _dicom_output(folder: Path, capture: bool) -> DicomOutput:

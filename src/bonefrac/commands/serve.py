@@ -19,6 +19,11 @@ def serve(
     ),
     host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on (0.0.0.0 in a container)."),
     port: int = typer.Option(8000, "--port", min=1, max=65535, envvar="BONEFRAC_PORT", help="TCP port."),
+    engine: str | None = typer.Option(
+        None,
+        "--engine",
+        help="What runs the models: onnxruntime or openvino (default: $BONEFRAC_ENGINE, else onnxruntime).",
+    ),
 ) -> None:
     """Serve fracture detection over HTTP (the shipped model unless --model or BONEFRAC_MODEL_PATH).
 
@@ -26,6 +31,7 @@ def serve(
     setting comes from BONEFRAC_* variables (see docs/serve.md); the audit database goes to the data folder
     ($BONEFRAC_DATA, default ~/.local/share/bonefrac)."""
     from bonefrac.card.record import card_path_for, read_model_card
+    from bonefrac.infer.engines import check_engine
     from bonefrac.paths import choose_model, sqlite_folder
     from bonefrac.ports import ensure_port_free
     from bonefrac.serve.app import create_app
@@ -34,7 +40,7 @@ def serve(
     from bonefrac.serve.settings import load_settings
 
     chosen = choose_model(model)  # before anything is created: a refused start leaves nothing behind
-    settings = load_settings(model_path=chosen.path)
+    settings = load_settings(model_path=chosen.path, engine=None if engine is None else check_engine(engine))
     ensure_port_free(host, port, change=PORT_CHANGE)
     configure_service_logging(settings.log_json)
     with sqlite_folder(settings.audit_db_url):
@@ -53,7 +59,9 @@ def serve(
             if card.classifier
             else "no classifier"
         )
-        console.print(f"model: {card.name} {card.version}, {classifier}", highlight=False)
+        console.print(
+            f"model: {card.name} {card.version}, {classifier}; engine {settings.engine}", highlight=False
+        )
     console.print(f"model file: {chosen.describe()}", highlight=False)
     auth = "API keys required" if settings.api_keys else "no API keys"
     console.print(

@@ -22,7 +22,7 @@ from bonefrac import __version__
 from bonefrac.card.record import CARD_FILENAME, ModelCard, card_path_for, read_model_card, write_model_card
 from bonefrac.errors import ExportError, ModelError
 from bonefrac.export.parity import PARITY_CONF, ParityReport, check_parity
-from bonefrac.export.samples import DEFAULT_COUNT, load_samples
+from bonefrac.export.samples import DEFAULT_COUNT, calibration_samples, load_samples
 from bonefrac.hashing import file_sha256
 
 logger = logging.getLogger(__name__)
@@ -191,7 +191,7 @@ def export_onnx(
         if int8:
             from bonefrac.export.quantize import measure_int8, quantize_int8
 
-            calibration = [image for _, image in samples]
+            calibration = [image for _, image in calibration_samples(parity_images, samples)]
             int8_staged = quantize_int8(staged_onnx, Path(tmp) / INT8_FILENAME, calibration, imgsz)
             write_model_card(card, Path(tmp) / CARD_FILENAME)  # so the int8 Predictor finds a card
             report = measure_int8(staged_onnx, int8_staged, samples, conf=card.operating_point.threshold)

@@ -1,9 +1,11 @@
 """int8 quantization of an exported detector with onnxruntime: what it costs in accuracy, gains in speed.
 
-Static QDQ quantization (per-channel weights, activations calibrated on letterboxed images) is what makes a
-convolutional network faster on CPU; the detection head's last layers are kept in float so box coordinates
-and scores do not collapse. `measure_int8` times both models on the same inputs and threads and compares
-their boxes with the parity matcher (box agreement at IoU 0.5, mean confidence change).
+Static QDQ quantization (per-channel weights, activations calibrated on images prepared as the engine prepares
+a request) is what makes a convolutional network faster on CPU; the detection head's box decode, class
+sigmoid and last learned convolutions are kept in float (found by walking back from the outputs) so box
+coordinates and scores do not collapse. Calibrate on radiographs of the training distribution.
+`measure_int8` times both models on the same inputs and threads and compares their boxes with the parity
+matcher (box agreement at IoU 0.5, mean confidence change).
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import numpy as np
 
 from bonefrac.errors import ExportError
 from bonefrac.export.parity import compare_detections, judge
-from bonefrac.infer.preprocess import letterbox, to_input_tensor
+from bonefrac.infer.preprocess import is_grey_source, letterbox, preprocess, to_input_tensor
 from bonefrac.records import Radiograph
 
 logger = logging.getLogger(__name__)
@@ -29,46 +31,100 @@ LOW_CONF = 0.01
 
 
 class _CalibrationReader:
-    """Feeds letterboxed calibration images to onnxruntime's calibrator, one at a time."""
+    """Feeds calibration images to onnxruntime's calibrator one at a time, prepared as the engine prepares a
+    request (`bonefrac.infer.preprocess.preprocess`: letterbox, grey sources resized as one channel)."""
 
     def __init__(self, input_name: str, images: Sequence[Radiograph], size: int) -> None:
-        self._feeds = iter(
-            [{input_name: to_input_tensor([letterbox(img.pixels, size)[0]])} for img in images]
-        )
+        self._input_name = input_name
+        self._images = iter(images)
+        self._size = size
 
     def get_next(self) -> dict[str, np.ndarray] | None:
-        return next(self._feeds, None)
+        image = next(self._images, None)
+        if image is None:
+            return None
+        tensor, _ = preprocess(image.pixels, self._size, grey=is_grey_source(image.metadata))
+        return {self._input_name: tensor}
 
 
-def _head_nodes(model_path: Path) -> list[str]:
-    """Nodes kept in float: the detect head's decode (DFL, anchors, sigmoid) and its last 1x1 convolutions."""
+# Operations of the box decode and class scores that follow the detect head's learned convolutions.
+_DECODE_OPS = {
+    "Concat", "Mul", "Add", "Sub", "Div", "Sigmoid", "Softmax", "Reshape", "Transpose", "Split", "Slice"
+}
+
+
+def float_head_nodes(model_path: Path) -> list[str]:
+    """The nodes kept in float: everything from the graph's outputs back to the detect head's last learned
+    convolutions, those convolutions included.
+
+    Walking back from each output through its producers covers the final Concat of boxes and scores, the
+    class Sigmoid, the box decode (distances to corners, the stride Mul) and the DFL (Reshape, Softmax and its
+    fixed-weight Conv); the walk stops at a Conv whose input is not a Softmax (a learned 1x1 convolution of a
+    head branch), which is kept in float too, so the numbers that become box corners and scores are never
+    rounded to 8 bits."""
     import onnx
 
     graph = onnx.load(str(model_path), load_external_data=False).graph
-    last = graph.node[-1].name
-    if "/" not in last:
-        return [node.name for node in graph.node[-30:]]
-    head = last.rsplit("/", 1)[0] + "/"  # ultralytics names nodes by module path: "/model.23/..."
-    keep_float = []
-    for node in graph.node:
-        if not node.name.startswith(head):
+    producer = {output: node for node in graph.node for output in node.output}
+    keep: dict[str, None] = {}
+    pending = [producer[o.name] for o in graph.output if o.name in producer]
+    while pending:
+        node = pending.pop()
+        if node.name in keep:
             continue
-        in_branch = "/cv2" in node.name or "/cv3" in node.name
-        # the branch's last 1x1 conv sits directly in it: "/model.23/cv2.0/cv2.0.2/Conv"
-        final_conv = in_branch and node.op_type == "Conv" and len(node.name[len(head) :].split("/")) == 3
-        if not in_branch or final_conv:
-            keep_float.append(node.name)
-    return keep_float
+        keep[node.name] = None
+        data_input = producer.get(node.input[0]) if node.input else None
+        if node.op_type == "Conv" and (data_input is None or data_input.op_type != "Softmax"):
+            continue  # a learned convolution of the head: kept, and the walk ends here
+        if node.op_type != "Conv" and node.op_type not in _DECODE_OPS:
+            continue
+        pending.extend(producer[i] for i in node.input if i in producer)
+    return list(keep)
 
 
-def quantize_int8(model_path: Path, out_path: Path, calibration: Sequence[Radiograph], size: int) -> Path:
-    """Write a static-QDQ int8 copy of `model_path` calibrated on `calibration` images."""
+CALIBRATION_METHODS = ("minmax", "percentile", "entropy")
+
+
+def detect_module_nodes(model_path: Path) -> list[str]:
+    """Every node of the module that makes the output (ultralytics names nodes by module path: the output
+    Concat "/model.24/Concat_3" belongs to "/model.24/"): the whole detect head, its branches included."""
+    import onnx
+
+    graph = onnx.load(str(model_path), load_external_data=False).graph
+    producer = {output: node for node in graph.node for output in node.output}
+    last = producer.get(graph.output[0].name)
+    if last is None or last.name.count("/") < 2:
+        raise ExportError(f"{model_path}: its output node has no module path; keep the decode in float only")
+    prefix = last.name.rsplit("/", 1)[0] + "/"
+    return [node.name for node in graph.node if node.name.startswith(prefix)]
+
+
+def quantize_int8(
+    model_path: Path,
+    out_path: Path,
+    calibration: Sequence[Radiograph],
+    size: int,
+    *,
+    method: str = "minmax",
+    whole_head: bool = False,
+) -> Path:
+    """Write a static-QDQ int8 copy of `model_path` calibrated on `calibration` images; `method` sets how
+    activation ranges are taken from them (minmax, percentile: the 99.999th, or entropy). The decode is
+    always kept in float; `whole_head` keeps the whole detect head (its branches too) in float."""
     import onnxruntime as ort
     from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
     from onnxruntime.quantization.shape_inference import quant_pre_process
 
     if not calibration:
         raise ExportError("int8 quantization needs calibration images; none were given")
+    if method not in CALIBRATION_METHODS:
+        accepted = ", ".join(CALIBRATION_METHODS)
+        raise ExportError(f"unknown calibration method {method!r}; accepted: {accepted}")
+    calibrate_method = {
+        "minmax": CalibrationMethod.MinMax,
+        "percentile": CalibrationMethod.Percentile,
+        "entropy": CalibrationMethod.Entropy,
+    }[method]
     session = ort.InferenceSession(str(model_path), providers=["CPUExecutionProvider"])
     input_name = session.get_inputs()[0].name
     with tempfile.TemporaryDirectory() as tmp:
@@ -87,8 +143,10 @@ def quantize_int8(model_path: Path, out_path: Path, calibration: Sequence[Radiog
                 per_channel=True,
                 activation_type=QuantType.QUInt8,
                 weight_type=QuantType.QInt8,
-                calibrate_method=CalibrationMethod.MinMax,
-                nodes_to_exclude=_head_nodes(prepared),
+                calibrate_method=calibrate_method,
+                nodes_to_exclude=sorted(
+                    set(float_head_nodes(prepared)) | set(detect_module_nodes(prepared) if whole_head else ())
+                ),
             )
         except Exception as exc:
             raise ExportError(f"int8 quantization of {model_path} failed: {exc}") from exc

@@ -83,3 +83,22 @@ def load_samples(
     if not samples:
         raise ExportError(f"none of the images in {source} (split {split!r}) could be read")
     return samples
+
+
+CALIBRATION_COUNT = 64
+
+
+def calibration_samples(
+    parity_source: Path | None, parity: list[tuple[str, Radiograph]], count: int = CALIBRATION_COUNT
+) -> list[tuple[str, Radiograph]]:
+    """Images to calibrate int8 on: `count` of the train split when the parity data is a data.yaml with one
+    (radiographs of the training distribution, never the split the model is judged on), else the parity
+    images themselves (a folder, or synthetic images)."""
+    if parity_source is not None and Path(parity_source).suffix.lower() in {".yaml", ".yml"}:
+        from bonefrac.data.yolo_format import load_dataset
+
+        if "train" in load_dataset(Path(parity_source)).splits:
+            return load_samples(Path(parity_source), split="train", count=count)
+        logger.warning("%s has no train split; int8 is calibrated on the parity images", parity_source)
+    return parity
+

@@ -20,6 +20,7 @@ import numpy as np
 from bonefrac.card.classifier import ClassifierCard
 from bonefrac.card.record import ModelCard, OperatingPoints
 from bonefrac.errors import ModelError
+from bonefrac.infer.engines import DEFAULT_ENGINE
 from bonefrac.infer.tiers import BoxTier, ImageCall, box_tiers, image_call, image_score, points_for
 from bonefrac.records import Detections, Radiograph
 
@@ -82,12 +83,15 @@ class FractureAnalyser:
             )
 
     @classmethod
-    def from_model(cls, model_path: Path | str, threads: int | None = None) -> FractureAnalyser:
-        """The detector at `model_path` and, when its card names one, the classifier beside it."""
+    def from_model(
+        cls, model_path: Path | str, threads: int | None = None, engine: str = DEFAULT_ENGINE
+    ) -> FractureAnalyser:
+        """The detector at `model_path` and, when its card names one, the classifier beside it, both run by
+        `engine` (onnxruntime or openvino)."""
         from bonefrac.infer.predictor import Predictor
 
-        detector = Predictor(model_path, threads=threads)
-        return cls(detector, load_card_classifier(detector.card, Path(model_path).parent, threads))
+        detector = Predictor(model_path, threads=threads, engine=engine)
+        return cls(detector, load_card_classifier(detector.card, Path(model_path).parent, threads, engine))
 
     @property
     def tiered(self) -> bool:
@@ -140,7 +144,9 @@ def _described(engine: object, fallback: dict[str, Any]) -> dict[str, Any]:
     return dict(describe()) if callable(describe) else fallback
 
 
-def load_card_classifier(card: ModelCard, folder: Path, threads: int | None) -> Classifier | None:
+def load_card_classifier(
+    card: ModelCard, folder: Path, threads: int | None, engine: str = DEFAULT_ENGINE
+) -> Classifier | None:
     """The classifier the card names (checked against its sha256), or None when it names none."""
     if card.classifier is None:
         return None
@@ -152,7 +158,7 @@ def load_card_classifier(card: ModelCard, folder: Path, threads: int | None) -> 
             f"the model card names the classifier {card.classifier.file} (sha256 "
             f"{card.classifier.sha256[:12]}...), but {path} does not exist; keep it beside the model"
         )
-    classifier = FractureClassifier(path, threads=threads)
+    classifier = FractureClassifier(path, threads=threads, engine=engine)
     if classifier.sha256 != card.classifier.sha256:
         raise ModelError(
             f"{path} has sha256 {classifier.sha256[:12]}..., the model card names "

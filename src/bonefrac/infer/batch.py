@@ -17,9 +17,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from bonefrac.errors import BonefracError, ConfigError
-from bonefrac.infer.analysis import FractureAnalyser
+from bonefrac.infer.analysis import FractureAnalyser, ImageFinding
 from bonefrac.infer.result_schema import ImageResult, image_result
+from bonefrac.records import Radiograph
 
 if TYPE_CHECKING:
     from bonefrac.dicom_out.write import DicomOutput
@@ -163,6 +166,36 @@ def result_document(result: ImageResult) -> dict[str, Any]:
     return result.model_dump(mode="json")
 
 
+def analyse_file(
+    path: Path, analyser: FractureAnalyser, *, conf: float | None, iou: float
+) -> tuple[Radiograph, ImageFinding, ImageResult]:
+    """Load one file and analyse it: the image, the finding and its public result (`file_name` the path).
+
+    Raises what loading or analysing raises (BonefracError, ValueError, OSError)."""
+    from bonefrac.hashing import file_sha256
+    from bonefrac.imaging.io import load_image
+
+    image = load_image(path)
+    finding = analyser.analyse(image, min_confidence=conf, iou=iou)
+    result = image_result(
+        analyser,
+        finding,
+        image,
+        size_bytes=path.stat().st_size,
+        sha256=file_sha256(path),
+        file_name=str(path),
+    )
+    return image, finding, result
+
+
+def annotated(image: Radiograph, finding: ImageFinding) -> np.ndarray:
+    """The image with the finding's boxes drawn: high-specificity solid, high-sensitivity dashed."""
+    from bonefrac.imaging.render import draw_detections
+    from bonefrac.infer.tiers import box_styles
+
+    return draw_detections(image, finding.detections, styles=box_styles(finding.box_tiers))
+
+
 def predict_file(
     item: InputFile,
     analyser: FractureAnalyser,
@@ -177,20 +210,8 @@ def predict_file(
     `dicom_out` is given); a failure becomes a failed outcome, never raised.
 
     `conf` (None: the card's operating points) is the lowest box confidence, as a request's threshold is."""
-    from bonefrac.hashing import file_sha256
-    from bonefrac.imaging.io import load_image
-
     try:
-        image = load_image(item.path)
-        finding = analyser.analyse(image, min_confidence=conf, iou=iou)
-        result = image_result(
-            analyser,
-            finding,
-            image,
-            size_bytes=item.path.stat().st_size,
-            sha256=file_sha256(item.path),
-            file_name=str(item.path),
-        )
+        image, finding, result = analyse_file(item.path, analyser, conf=conf, iou=iou)
         json_path = out_dir / f"{item.output_stem}.json"
         payload = result_document(result)
         json_path.write_text(json.dumps(payload, indent=2) + "\n", encoding="utf-8")
@@ -198,10 +219,9 @@ def predict_file(
         dicom_paths: tuple[Path, ...] = ()
         wants_dicom = dicom_out is not None and image.source_format == "dicom"
         if save_images or wants_dicom:
-            from bonefrac.imaging.render import draw_detections, encode_png
-            from bonefrac.infer.tiers import box_styles
+            from bonefrac.imaging.render import encode_png
 
-            drawn = draw_detections(image, finding.detections, styles=box_styles(finding.box_tiers))
+            drawn = annotated(image, finding)
             if save_images:
                 image_path = out_dir / f"{item.output_stem}.png"
                 image_path.write_bytes(encode_png(drawn))

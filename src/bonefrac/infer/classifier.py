@@ -1,6 +1,7 @@
-"""The image-level fracture classifier's engine: an ONNX model run by onnxruntime. Never imports torch.
+"""The image-level fracture classifier's engine: an ONNX model run by onnxruntime or OpenVINO. Never imports
+torch.
 
-    c = FractureClassifier("classifier.onnx", threads=2)
+    c = FractureClassifier("classifier.onnx", threads=2)     # engine="openvino" for OpenVINO
     p = c.probability(load_image("wrist.dcm"))       # probability that the radiograph shows a fracture
 
 The model takes the detector's input (letterboxed RGB, grey 114 padding, (N, 3, S, S) float in [0, 1]) and
@@ -18,8 +19,8 @@ import numpy as np
 
 from bonefrac.card.classifier import classifier_card_path, read_classifier_card
 from bonefrac.errors import ModelError
+from bonefrac.infer.engines import DEFAULT_ENGINE, open_runner
 from bonefrac.infer.preprocess import is_grey_source, letterbox, preprocess, to_input_tensor
-from bonefrac.infer.session import open_session
 from bonefrac.records import Radiograph
 
 logger = logging.getLogger(__name__)
@@ -35,36 +36,38 @@ class FractureClassifier:
         providers: list[str] | None = None,
         *,
         use_cv2: bool = True,
+        engine: str = DEFAULT_ENGINE,
     ) -> None:
         from bonefrac.hashing import file_sha256
 
         self.model_path = Path(model_path)
-        self._session = open_session(
+        self._runner = open_runner(
             self.model_path,
             threads,
             providers,
+            engine=engine,
             make_hint="make one with `bonefrac classify export runs/classifier/<run>/weights/best.pt`",
         )
+        self.engine = engine
         self.card = read_classifier_card(classifier_card_path(self.model_path))
-        inputs, outputs = self._session.get_inputs(), self._session.get_outputs()
-        if len(inputs) != 1 or len(inputs[0].shape) != 4:
+        input_shape, output_shapes = self._runner.input_shape, self._runner.output_shapes
+        if len(input_shape) != 4:
             raise ModelError(
                 f"{self.model_path}: a fracture classifier has one (batch, 3, size, size) input, "
-                f"got {[i.shape for i in inputs]}"
+                f"got {input_shape}"
             )
-        fixed = [d for d in inputs[0].shape[2:] if isinstance(d, int)]
+        fixed = [d for d in input_shape[2:] if isinstance(d, int)]
         if fixed and any(d != self.card.input_size for d in fixed):
             raise ModelError(
                 f"{self.model_path}: its card says input size {self.card.input_size}, "
-                f"the ONNX graph expects {list(inputs[0].shape[2:])}"
+                f"the ONNX graph expects {list(input_shape[2:])}"
             )
-        last = outputs[0].shape[-1] if outputs and outputs[0].shape else None
-        if len(outputs) != 1 or (isinstance(last, int) and last != 1):
+        last = output_shapes[0][-1] if output_shapes and output_shapes[0] else None
+        if len(output_shapes) != 1 or (isinstance(last, int) and last != 1):
             raise ModelError(
                 f"{self.model_path}: a fracture classifier returns one probability per image, "
-                f"got outputs {[o.shape for o in outputs]}"
+                f"got outputs {output_shapes}"
             )
-        self._input_name, self._output_name = inputs[0].name, outputs[0].name
         self.input_size = self.card.input_size
         self.threads = threads
         self.use_cv2 = use_cv2
@@ -77,7 +80,7 @@ class FractureClassifier:
 
     def run_raw(self, tensor: np.ndarray) -> np.ndarray:
         """(N,) probabilities of a prepared (N, 3, S, S) float32 tensor in [0, 1]."""
-        out = self._session.run([self._output_name], {self._input_name: tensor})[0]
+        out = self._runner.run(tensor)
         return np.asarray(out, dtype=np.float64).reshape(-1)
 
     def probability(self, image: Radiograph) -> float:
@@ -108,4 +111,5 @@ class FractureClassifier:
             "sha256": self.sha256,
             "input_size": self.input_size,
             "architecture": self.card.architecture,
+            "engine": self.engine,
         }

@@ -1,9 +1,10 @@
-"""The inference engine: an ONNX detector run by onnxruntime, giving typed `Detections`. Never imports torch.
+"""The inference engine: an ONNX detector run by onnxruntime or OpenVINO, giving typed `Detections`. Never
+imports torch.
 
-    p = Predictor("model.onnx", threads=2)
+    p = Predictor("model.onnx", threads=2)                   # engine="openvino" for OpenVINO
     detections = p.predict(load_image("wrist.dcm"))          # boxes in original pixels, card threshold
 
-One onnxruntime session is shared; `predict` keeps no state between calls, so a Predictor is safe to use from
+One loaded model is shared; `predict` keeps no state between calls, so a Predictor is safe to use from
 several threads at once.
 """
 
@@ -20,9 +21,9 @@ import numpy as np
 from bonefrac.card.record import CARD_FILENAME, ModelCard, read_model_card
 from bonefrac.errors import ModelError
 from bonefrac.hashing import file_sha256
+from bonefrac.infer.engines import DEFAULT_ENGINE, open_runner
 from bonefrac.infer.postprocess import MAX_DET, postprocess
 from bonefrac.infer.preprocess import LetterboxParams, is_grey_source, letterbox, preprocess, to_input_tensor
-from bonefrac.infer.session import open_session
 from bonefrac.records import Detections, Radiograph
 
 logger = logging.getLogger(__name__)
@@ -82,32 +83,28 @@ class Predictor:
         providers: list[str] | None = None,
         *,
         use_cv2: bool = True,
+        engine: str = DEFAULT_ENGINE,
     ) -> None:
         self.model_path = Path(model_path)
-        self._session = open_session(
+        self._runner = open_runner(
             self.model_path,
             threads,
             providers,
+            engine=engine,
             make_hint="make one from a .pt with `bonefrac export --weights best.pt`",
         )
+        self.engine = engine
         self.threads = threads
         self.use_cv2 = use_cv2
-        inputs = self._session.get_inputs()
-        if len(inputs) != 1:
-            raise ModelError(f"{self.model_path} has {len(inputs)} inputs; a YOLO detector has one (image)")
-        self._input_name = inputs[0].name
-        shape = inputs[0].shape
-        outputs = self._session.get_outputs()
-        self._output_name = outputs[0].name
+        shape = self._runner.input_shape
         self.sha256 = file_sha256(self.model_path)
         card_file = self.model_path.parent / CARD_FILENAME
-        metadata = dict(self._session.get_modelmeta().custom_metadata_map)
         self.card: ModelCard = (
             read_model_card(card_file)
             if card_file.is_file()
-            else card_from_onnx_metadata(metadata, self.model_path, shape)
+            else card_from_onnx_metadata(self._runner.metadata(), self.model_path, shape)
         )
-        self._check_card(shape, outputs[0].shape)
+        self._check_card(shape, self._runner.output_shapes[0])
         self.input_size: int = self.card.input_size
         self.class_names: tuple[str, ...] = tuple(self.card.class_names)
         self._fixed_batch = shape[0] if isinstance(shape[0], int) else None
@@ -152,8 +149,8 @@ class Predictor:
         return Detections(kept.xyxy, kept.confidence, kept.class_id, self.class_names)
 
     def run_raw(self, tensor: np.ndarray) -> np.ndarray:
-        """The bare session.run on a prepared (N, 3, S, S) float32 tensor: (N, 4 + nc, anchors)."""
-        return self._session.run([self._output_name], {self._input_name: tensor})[0]
+        """The bare model run on a prepared (N, 3, S, S) float32 tensor: (N, 4 + nc, anchors)."""
+        return self._runner.run(tensor)
 
     def predict(
         self, image: Radiograph, conf: float | None = None, iou: float = 0.7, max_det: int = MAX_DET
@@ -207,6 +204,7 @@ class Predictor:
             "input_size": self.input_size,
             "class_names": list(self.class_names),
             "operating_threshold": self.default_conf,
-            "providers": self._session.get_providers(),
+            "engine": self.engine,
+            "providers": self._runner.providers(),
             "threads": self.threads,
         }

@@ -15,6 +15,19 @@ for _name, _value in TELEMETRY_OFF.items():
     os.environ.setdefault(_name, _value)
 
 
+def check_model_file(model_path: Path, threads: int | None, make_hint: str) -> Path:
+    """`model_path` when it is an existing .onnx file and `threads` is None or >= 1; else ModelError
+    (ValueError for threads). `make_hint` tells the user how to make the right file."""
+    model_path = Path(model_path)
+    if not model_path.is_file():
+        raise ModelError(f"model file not found: {model_path} (expected an .onnx file)")
+    if model_path.suffix.lower() != ".onnx":
+        raise ModelError(f"{model_path} is not an ONNX model; the engine reads .onnx files ({make_hint})")
+    if threads is not None and threads < 1:
+        raise ValueError(f"threads must be >= 1 or None (the runtime's default), got {threads}")
+    return model_path
+
+
 def open_session(
     model_path: Path, threads: int | None, providers: list[str] | None, *, make_hint: str
 ) -> Any:
@@ -24,13 +37,7 @@ def open_session(
     import onnxruntime as ort
 
     ort.disable_telemetry_events()
-    model_path = Path(model_path)
-    if not model_path.is_file():
-        raise ModelError(f"model file not found: {model_path} (expected an .onnx file)")
-    if model_path.suffix.lower() != ".onnx":
-        raise ModelError(f"{model_path} is not an ONNX model; the engine reads .onnx files ({make_hint})")
-    if threads is not None and threads < 1:
-        raise ValueError(f"threads must be >= 1 or None (onnxruntime default), got {threads}")
+    model_path = check_model_file(model_path, threads, make_hint)
     options = ort.SessionOptions()
     options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
     options.inter_op_num_threads = 1

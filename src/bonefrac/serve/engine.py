@@ -10,6 +10,7 @@ import numpy as np
 
 from bonefrac.errors import ModelError
 from bonefrac.infer.analysis import Classifier, Detector, FractureAnalyser
+from bonefrac.infer.engines import DEFAULT_ENGINE
 from bonefrac.records import Radiograph
 
 logger = logging.getLogger(__name__)
@@ -20,14 +21,16 @@ def load_analyser(
     threads: int,
     detector: Detector | None = None,
     classifier: Classifier | None = None,
+    engine: str = DEFAULT_ENGINE,
 ) -> FractureAnalyser:
     """The injected engines when a detector is given, else the model at `model_path` with the classifier its
-    card names (checked against the card's sha256); ModelError when a file is missing or unusable."""
+    card names (checked against the card's sha256), run by `engine`; ModelError when a file is missing or
+    unusable."""
     if detector is not None:
         return FractureAnalyser(detector, classifier)
     if not Path(model_path).is_file():
         raise ModelError(f"model file not found: {model_path} (set BONEFRAC_MODEL_PATH or --model)")
-    return FractureAnalyser.from_model(model_path, threads=threads)
+    return FractureAnalyser.from_model(model_path, threads=threads, engine=engine)
 
 
 def warm_up(analyser: FractureAnalyser) -> None:

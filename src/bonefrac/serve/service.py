@@ -108,7 +108,11 @@ class Service:
     def _load(self) -> None:
         try:
             analyser = load_analyser(
-                self.settings.model_path, self.settings.inference_threads, self._engine, self._classifier
+                self.settings.model_path,
+                self.settings.inference_threads,
+                self._engine,
+                self._classifier,
+                engine=self.settings.engine,
             )
             warm_up(analyser)
         except Exception as exc:  # the service stays up and says why it is not ready
@@ -125,6 +129,7 @@ class Service:
                 "model_path": str(self.settings.model_path),
                 "model_sha256": analyser.detector.sha256,
                 "classifier_sha256": analyser.classifier.sha256 if analyser.classifier else None,
+                "engine": self.settings.engine,
                 "tiered": analyser.tiered,
                 "ready_after_s": self.ready_after_s,
                 "stand_in": analyser.card.stand_in,

@@ -1,0 +1,155 @@
+"""The runtimes that run an ONNX model for the engines: onnxruntime (the default) and OpenVINO.
+
+    runner = open_runner(Path("model.onnx"), threads=2, engine="openvino", make_hint="...")
+    head = runner.run(tensor)              # the first output for a (N, 3, S, S) float32 tensor
+
+Both read the same .onnx file; OpenVINO converts it in memory when it is loaded (nothing is cached on disk)
+and runs it in float32, so both give the same numbers to rounding. A runner is safe to share between threads.
+"""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+from bonefrac.errors import ConfigError, ModelError
+from bonefrac.infer.session import check_model_file, open_session
+
+ENGINES: tuple[str, ...] = ("onnxruntime", "openvino")
+DEFAULT_ENGINE = "onnxruntime"
+
+
+def check_engine(engine: str) -> str:
+    """`engine` when it is one the product runs; ConfigError listing the accepted names otherwise."""
+    if engine not in ENGINES:
+        raise ConfigError(f"unknown engine {engine!r}; accepted: {', '.join(ENGINES)}")
+    return engine
+
+
+class ModelRunner(Protocol):
+    """One loaded ONNX model with a single input, as the detector and the classifier use it."""
+
+    engine: str
+    input_name: str
+    input_shape: list[Any]  # ints for fixed dimensions, names or None for free ones
+    output_shapes: list[list[Any]]
+
+    def run(self, tensor: np.ndarray) -> np.ndarray:
+        """The model's first output for one input tensor."""
+        ...
+
+    def metadata(self) -> dict[str, str]:
+        """The ONNX file's metadata_props (what ultralytics' exporter embeds)."""
+        ...
+
+    def providers(self) -> list[str]:
+        """Where it runs, for GET /v1/model."""
+        ...
+
+
+class OnnxRuntimeRunner:
+    """An onnxruntime InferenceSession (CPU provider unless `providers` names others)."""
+
+    engine = "onnxruntime"
+
+    def __init__(self, model_path: Path, threads: int | None, providers: list[str] | None) -> None:
+        self.session = open_session(model_path, threads, providers, make_hint="")
+        inputs, outputs = self.session.get_inputs(), self.session.get_outputs()
+        if len(inputs) != 1:
+            raise ModelError(f"{model_path} has {len(inputs)} inputs; the engines take models with one")
+        self.input_name: str = inputs[0].name
+        self.input_shape: list[Any] = list(inputs[0].shape)
+        self.output_shapes: list[list[Any]] = [list(o.shape) for o in outputs]
+        self._output_name = outputs[0].name
+
+    def run(self, tensor: np.ndarray) -> np.ndarray:
+        return np.asarray(self.session.run([self._output_name], {self.input_name: tensor})[0])
+
+    def metadata(self) -> dict[str, str]:
+        return dict(self.session.get_modelmeta().custom_metadata_map)
+
+    def providers(self) -> list[str]:
+        return list(self.session.get_providers())
+
+
+class OpenVinoRunner:
+    """An OpenVINO model compiled for the CPU in float32 (the CPU's bf16 default would move scores)."""
+
+    engine = "openvino"
+
+    def __init__(self, model_path: Path, threads: int | None) -> None:
+        try:
+            import openvino as ov
+        except ImportError as exc:
+            raise ConfigError(
+                "the openvino engine needs the openvino package; "
+                "install it with pip install 'bonefrac[openvino]'"
+            ) from exc
+        core = ov.Core()
+        try:
+            self._model = core.read_model(str(model_path))
+        except Exception as exc:  # OpenVINO raises RuntimeError subclasses of its own for unreadable files
+            raise ModelError(f"OpenVINO cannot read {model_path}: {exc}") from exc
+        if len(self._model.inputs) != 1:
+            raise ModelError(
+                f"{model_path} has {len(self._model.inputs)} inputs; the engines take models with one"
+            )
+        config: dict[str, Any] = {"INFERENCE_PRECISION_HINT": "f32", "PERFORMANCE_HINT": "LATENCY"}
+        if threads is not None:
+            config["INFERENCE_NUM_THREADS"] = int(threads)
+        try:
+            self._compiled = core.compile_model(self._model, "CPU", config)
+        except Exception as exc:
+            raise ModelError(f"OpenVINO cannot compile {model_path} for the CPU: {exc}") from exc
+        first = self._model.inputs[0]
+        self.input_name = first.get_any_name()
+        self.input_shape = _shape(first.get_partial_shape())
+        self.output_shapes = [_shape(o.get_partial_shape()) for o in self._model.outputs]
+        self._local = threading.local()
+
+    def _request(self) -> Any:
+        """One infer request per thread: a request runs one inference at a time."""
+        request = getattr(self._local, "request", None)
+        if request is None:
+            request = self._local.request = self._compiled.create_infer_request()
+        return request
+
+    def run(self, tensor: np.ndarray) -> np.ndarray:
+        request = self._request()
+        request.infer({0: np.ascontiguousarray(tensor, dtype=np.float32)})
+        return np.array(request.get_output_tensor(0).data, copy=True)
+
+    def metadata(self) -> dict[str, str]:
+        if not self._model.has_rt_info(["framework"]):
+            return {}
+        framework = self._model.get_rt_info()["framework"]
+        return {str(key): str(value.astype(str)) for key, value in dict(framework).items()}
+
+    def providers(self) -> list[str]:
+        return ["OpenVINO CPU"]
+
+
+def _shape(partial: Any) -> list[Any]:
+    """An OpenVINO partial shape as the engines expect: ints for static dimensions, None for dynamic ones."""
+    return [d.get_length() if d.is_static else None for d in partial]
+
+
+def open_runner(
+    model_path: Path,
+    threads: int | None,
+    providers: list[str] | None = None,
+    *,
+    engine: str = DEFAULT_ENGINE,
+    make_hint: str,
+) -> ModelRunner:
+    """The model at `model_path` loaded by `engine`; ModelError says what is wrong with the file."""
+    check_engine(engine)
+    path = check_model_file(model_path, threads, make_hint)
+    if engine == "openvino":
+        if providers:
+            raise ConfigError(f"onnxruntime providers {providers} do not apply to the openvino engine")
+        return OpenVinoRunner(path, threads)
+    return OnnxRuntimeRunner(path, threads, providers)
