@@ -20,28 +20,11 @@ import httpx
 import numpy as np
 import pytest
 from PIL import Image
+from podman_support import free_port, wait_http
 
 REPO = Path(__file__).resolve().parents[2]
 RENDER = REPO / "deploy" / "nginx" / "render.sh"
 MAX_UPLOAD = 2 * 1024 * 1024
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-def _wait(url: str, seconds: float = 90.0) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        try:
-            if httpx.get(url, timeout=2).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.3)
-    raise AssertionError(f"{url} did not answer")
 
 
 @pytest.fixture(scope="module")
@@ -53,7 +36,7 @@ def proxied(tmp_path_factory):
                 f"{tool} is not installed (Debian nginx-light, gettext-base; `make test` installs them)"
             )
     folder = tmp_path_factory.mktemp("proxy")
-    api_port, proxy_port = _free_port(), _free_port()
+    api_port, proxy_port = free_port(), free_port()
     env = {**os.environ, "PYTHONPATH": str(REPO / "src"), "BONEFRAC_AUDIT_DB_URL": f"sqlite:///{folder}/a.db",
            "BONEFRAC_MAX_UPLOAD_BYTES": str(MAX_UPLOAD), "BONEFRAC_LOG_JSON": "false"}  # fmt: skip
     api = subprocess.Popen(
@@ -68,8 +51,8 @@ def proxied(tmp_path_factory):
                  "BONEFRAC_BODY_TIMEOUT_S": "2", "BONEFRAC_MAX_UPLOAD_BYTES": str(MAX_UPLOAD)}  # fmt: skip
     proxy = subprocess.Popen([str(RENDER)], env=proxy_env, stderr=open(folder / "nginx.log", "wb"))  # noqa: SIM115
     try:
-        _wait(f"http://127.0.0.1:{api_port}/readyz")
-        _wait(f"http://127.0.0.1:{proxy_port}/readyz")
+        wait_http(f"http://127.0.0.1:{api_port}/readyz")
+        wait_http(f"http://127.0.0.1:{proxy_port}/readyz")
         yield f"http://127.0.0.1:{proxy_port}", run_dir, proxy_port
     finally:
         for process in (proxy, api):

@@ -9,15 +9,7 @@ import io
 
 from PIL import Image
 
-from bonefrac.imaging.sniff import sniff_format
-
-_PILLOW_FORMATS = {
-    "jpeg": ["JPEG"],
-    "png": ["PNG"],
-    "bmp": ["BMP", "DIB"],
-    "tiff": ["TIFF"],
-    "webp": ["WEBP"],
-}
+from bonefrac.imaging.sniff import PILLOW_FORMATS, sniff_format
 
 
 def declared_pixels(data: bytes) -> int | None:
@@ -29,7 +21,7 @@ def declared_pixels(data: bytes) -> int | None:
     try:
         if fmt == "dicom":
             return _dicom_pixels(data)
-        with Image.open(io.BytesIO(data), formats=_PILLOW_FORMATS[fmt]) as image:
+        with Image.open(io.BytesIO(data), formats=PILLOW_FORMATS[fmt]) as image:
             width, height = image.size
             return int(width) * int(height)
     except Exception:  # untrusted bytes: any parser error means "unknown", never a crash

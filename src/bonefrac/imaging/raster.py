@@ -20,6 +20,7 @@ from PIL import Image, features
 
 from bonefrac.errors import ImageError
 from bonefrac.imaging.limits import check_pixel_count, choose_frame
+from bonefrac.imaging.sniff import PILLOW_FORMATS
 from bonefrac.imaging.tonemap import (
     apply_exif_orientation,
     composite_on_black,
@@ -30,13 +31,6 @@ from bonefrac.imaging.tonemap import (
 
 log = logging.getLogger(__name__)
 
-_PILLOW_FORMATS = {
-    "jpeg": ["JPEG"],
-    "png": ["PNG"],
-    "bmp": ["BMP", "DIB"],
-    "tiff": ["TIFF"],
-    "webp": ["WEBP"],
-}
 _BIT_DEPTH = {"1": 1, "I;16": 16, "I;16L": 16, "I;16B": 16, "I;16N": 16, "I": 32, "F": 32}
 _WIDE_GRAY_MODES = ("I;16", "I;16L", "I;16B", "I;16N", "I", "F")
 _EXIF_ORIENTATION = 0x0112
@@ -57,7 +51,7 @@ def decode_raster(
         log.warning("%s: JPEG has no end-of-image marker; decoding what is there (missing rows grey)", what)
         data = data + b"\xff\xd9"
     try:
-        image = Image.open(io.BytesIO(data), formats=_PILLOW_FORMATS[fmt])
+        image = Image.open(io.BytesIO(data), formats=PILLOW_FORMATS[fmt])
     except Image.DecompressionBombError as exc:
         raise ImageError(f"{what}: refused before decoding, the header claims a huge image ({exc})") from exc
     except Exception as exc:  # corrupt headers raise many types; the file is untrusted input

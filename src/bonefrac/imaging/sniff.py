@@ -35,6 +35,16 @@ def accepted_formats_text() -> str:
     return ", ".join(ACCEPTED_FORMATS.values())
 
 
+# The Pillow plugins each accepted raster format may be opened with (nothing else is tried on a file).
+PILLOW_FORMATS: dict[str, list[str]] = {
+    "jpeg": ["JPEG"],
+    "png": ["PNG"],
+    "bmp": ["BMP", "DIB"],
+    "tiff": ["TIFF"],
+    "webp": ["WEBP"],
+}
+
+
 def sniff_format(head: bytes) -> str | None:
     """The accepted format (a key of ACCEPTED_FORMATS) that `head` starts with, or None."""
     if head.startswith(b"\xff\xd8\xff"):
