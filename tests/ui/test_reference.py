@@ -1,8 +1,12 @@
 """bonefrac.ui.reference: label files found or uploaded, read as evaluation reads them; per-image verdicts."""
 
+import sys
+from pathlib import Path
+
 import numpy as np
 import pytest
 
+from bonefrac.errors import ImageError
 from bonefrac.records import Detections
 from bonefrac.ui.reference import (
     Reference,
@@ -10,9 +14,12 @@ from bonefrac.ui.reference import (
     label_file_for,
     label_source,
     reference_from_text,
+    reports_for_images,
     split_uploads,
     unpaired_labels,
 )
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "dicom_out"))  # DX and result factories
 
 
 def _detections(boxes, confidences, classes=None):
@@ -65,8 +72,9 @@ def test_split_uploads_pairs_label_files_by_stem():
         ("ankle.TXT", b""),
         ("a.dcm", b"d"),
     ]
-    images, labels = split_uploads(files)
-    assert images == [("wrist.png", b"png"), ("a.dcm", b"d")]
+    uploads = split_uploads(files)
+    images, labels = uploads.images, uploads.labels
+    assert images == [("wrist.png", b"png"), ("a.dcm", b"d")] and uploads.reports == []
     assert labels == {"wrist": ("wrist.txt", "0 0.5 0.5 0.1 0.1\n"), "ankle": ("ankle.TXT", "")}
     assert unpaired_labels([name for name, _ in images], labels) == ["ankle.TXT"]
 
@@ -121,3 +129,60 @@ def test_judge_outcomes(boxes, reference_boxes, outcome, sentence):
 def test_judge_matches_within_a_class_only():
     verdict = judge(_detections([[10, 10, 50, 50]], [0.9], classes=[1]), _reference([[10, 10, 50, 50]], [0]))
     assert verdict.outcome == "missed" and verdict.false_alarms == 1
+
+
+def _part10(dataset) -> bytes:
+    import io
+
+    buffer = io.BytesIO()
+    dataset.save_as(buffer, enforce_file_format=True)
+    return buffer.getvalue()
+
+
+def test_a_structured_report_is_the_reference_of_the_dicom_images_it_refers_to():
+    pytest.importorskip("highdicom", reason="writing the report needs the dicom extra")
+    from dicom_sources import synthetic_dx
+    from results_factory import BOXES, image_result
+
+    from bonefrac.dicom_out.report import structured_report
+    from bonefrac.dicom_out.series import ResultSeries
+
+    marked, clear, other = (synthetic_dx(seed=s, size=256) for s in (41, 42, 43))
+    with_boxes = _part10(structured_report(marked, image_result(256, 256), ResultSeries()))
+    without = _part10(structured_report(clear, image_result(256, 256, boxes=()), ResultSeries()))
+    elsewhere = _part10(structured_report(other, image_result(256, 256), ResultSeries()))
+    uploads = split_uploads(
+        [("marked.dcm", _part10(marked)), ("marked.sr.dcm", with_boxes), ("clear.dcm", _part10(clear)),
+         ("clear-sr.dcm", without), ("elsewhere.dcm", elsewhere), ("photo.png", b"png")]
+    )  # fmt: skip
+    assert [name for name, _ in uploads.images] == ["marked.dcm", "clear.dcm", "photo.png"]
+    assert [name for name, _ in uploads.reports] == ["marked.sr.dcm", "clear-sr.dcm", "elsewhere.dcm"]
+    references, unused = reports_for_images(uploads.images, uploads.reports)
+    assert unused == ["elsewhere.dcm"] and set(references) == {"marked.dcm", "clear.dcm"}
+    marked_reference = references["marked.dcm"]
+    assert marked_reference.source == "uploaded marked.sr.dcm"
+    assert np.allclose(marked_reference.xyxy, [xyxy for xyxy, _, _ in BOXES], atol=1e-3)
+    assert len(references["clear.dcm"]) == 0  # the report says: no fracture on this image
+    shown = _detections([BOXES[0][0]], [0.9])
+    assert judge(shown, marked_reference).outcome == "partly found"
+    assert judge(shown, references["clear.dcm"]).outcome == "false alarm"
+
+
+def test_a_broken_structured_report_is_refused_with_its_name():
+    pytest.importorskip("highdicom", reason="writing the report needs the dicom extra")
+    from dicom_sources import synthetic_dx
+    from results_factory import image_result
+
+    from bonefrac.dicom_out.report import structured_report
+    from bonefrac.dicom_out.series import ResultSeries
+
+    report = structured_report(synthetic_dx(seed=44, size=128), image_result(128, 128), ResultSeries())
+    def scoords(items):
+        for item in items:
+            if item.get("ValueType") == "SCOORD":
+                yield item
+            yield from scoords(item.get("ContentSequence", []))
+
+    next(scoords(report.ContentSequence)).GraphicData = [1.0, 2.0, 3.0]  # an odd number of coordinates
+    with pytest.raises(ImageError, match="broken.sr.dcm"):
+        split_uploads([("broken.sr.dcm", _part10(report))])

@@ -1,10 +1,13 @@
-"""Ground truth in the UI: the reference boxes of an image (a YOLO label file) and the verdict per image.
+"""Ground truth in the UI: the reference boxes of an image (a YOLO label file or a DICOM structured report)
+and the verdict per image.
 
 A label file is found beside a demo image (`labels/<stem>.txt` in the demo folder, or `<stem>.txt` next to the
 image) or uploaded with the image under the same stem. Lines are read by evaluation's own parser
-(`truth_from_label_lines`), and shown boxes are matched to reference boxes by evaluation's COCO-exact
-matching (`match_image`) at IoU 0.5 within each class, so the UI judges as `bonefrac evaluate` counts.
-DICOM structured reports are not read.
+(`truth_from_label_lines`). A DICOM structured report uploaded with DICOM images is the reference of each
+image it refers to: its SCOORD regions on that image (TID 1500 findings, bonefrac's own reports) as boxes,
+none when it refers to the image without a region. Shown boxes are matched to reference boxes by
+evaluation's COCO-exact matching (`match_image`) at IoU 0.5 within each class, so the UI judges as
+`bonefrac evaluate` counts.
 """
 
 from __future__ import annotations
@@ -17,6 +20,12 @@ import numpy as np
 
 from bonefrac.evaluate.matching import match_image
 from bonefrac.evaluate.predictions import truth_from_label_lines
+from bonefrac.imaging.dicom_sr import (
+    StructuredReport,
+    is_structured_report,
+    read_structured_report,
+    sop_instance_uid,
+)
 from bonefrac.records import Detections
 
 MATCH_IOU = 0.5
@@ -24,7 +33,8 @@ LABEL_SUFFIX = ".txt"
 LABELS_DIR = "labels"
 ACCEPTED_LABELS_TEXT = (
     "YOLO label files (.txt) named like their image (wrist.png + wrist.txt): one `class cx cy w h` line per "
-    "fracture, normalised to 0..1 (an empty file: no fracture). DICOM structured reports are not read."
+    "fracture, normalised to 0..1 (an empty file: no fracture); or, with DICOM images, a DICOM structured "
+    "report (SR) whose regions (SCOORD) mark the fractures on the images it refers to."
 )
 
 
@@ -92,6 +102,34 @@ def reference_from_text(text: str, source: str, width: int, height: int, n_class
     return Reference(truth.xyxy, truth.class_id, source, skipped_lines=len(lines) - len(truth.xyxy))
 
 
+def reference_from_report(report: StructuredReport, image_uid: str, source: str) -> Reference | None:
+    """The report's regions on the image `image_uid` as class-0 pixel boxes; None when the report does not
+    refer to that image at all (an empty reference when it refers to it without a region: no fracture)."""
+    if image_uid not in report.referenced_uids:
+        return None
+    boxes = [region.box() for region in report.regions_on(image_uid)]
+    xyxy = np.asarray(boxes, dtype=np.float64).reshape(-1, 4)
+    return Reference(xyxy, np.zeros(len(boxes), dtype=np.int64), source)
+
+
+def reports_for_images(
+    images: Iterable[tuple[str, bytes]], reports: Iterable[tuple[str, StructuredReport]]
+) -> tuple[dict[str, Reference], list[str]]:
+    """The reference of each uploaded DICOM image (by name) from the uploaded reports that refer to it, and
+    the names of reports that refer to no uploaded image (to tell the user)."""
+    uids = {name: sop_instance_uid(data) for name, data in images}
+    references: dict[str, Reference] = {}
+    used: set[str] = set()
+    for report_name, report in reports:
+        for image_name, uid in uids.items():
+            reference = None if uid is None else reference_from_report(report, uid, f"uploaded {report_name}")
+            if reference is not None and image_name not in references:
+                references[image_name] = reference
+                used.add(report_name)
+    unused = sorted({name for name, _ in reports} - used)
+    return references, unused
+
+
 def label_file_for(image: Path) -> Path | None:
     """The label file of an image on disk: `labels/<stem>.txt` in its folder (a demo folder), else
     `<stem>.txt` beside it; None when neither exists."""
@@ -110,19 +148,29 @@ def label_source(label: Path, image: Path) -> str:
     return f"{label.relative_to(image.parent).as_posix()} beside the image"
 
 
-def split_uploads(
-    files: Iterable[tuple[str, bytes]],
-) -> tuple[list[tuple[str, bytes]], dict[str, tuple[str, str]]]:
-    """Uploaded files as (images, label texts by stem): a `.txt` file is a label file for the image of the
-    same stem; everything else is an image to analyse."""
+@dataclass(frozen=True)
+class Uploads:
+    """Uploaded files sorted: images to analyse, YOLO label texts by stem (name, text), structured reports."""
+
+    images: list[tuple[str, bytes]]
+    labels: dict[str, tuple[str, str]]
+    reports: list[tuple[str, StructuredReport]]
+
+
+def split_uploads(files: Iterable[tuple[str, bytes]]) -> Uploads:
+    """Uploaded files sorted: a `.txt` file is a label file for the image of the same stem, a DICOM
+    structured report the reference of the DICOM images it refers to; everything else is an image."""
     images: list[tuple[str, bytes]] = []
     labels: dict[str, tuple[str, str]] = {}
+    reports: list[tuple[str, StructuredReport]] = []
     for name, data in files:
         if PurePath(name).suffix.lower() == LABEL_SUFFIX:
             labels[PurePath(name).stem] = (name, data.decode("utf-8", errors="replace"))
+        elif is_structured_report(data):
+            reports.append((name, read_structured_report(data, name)))
         else:
             images.append((name, data))
-    return images, labels
+    return Uploads(images, labels, reports)
 
 
 def unpaired_labels(images: Iterable[str], labels: dict[str, tuple[str, str]]) -> list[str]:

@@ -15,7 +15,7 @@ from pathlib import Path
 import streamlit as st
 
 from bonefrac.card.record import ModelCard
-from bonefrac.errors import BonefracError
+from bonefrac.errors import BonefracError, ImageError
 from bonefrac.ui import present, thresholds
 from bonefrac.ui.case_file import CaseItem, case_zip, report_html, unique_stems
 from bonefrac.ui.client import Analysis, DetectorClient, HttpClient, make_client
@@ -28,6 +28,7 @@ from bonefrac.ui.reference import (
     label_file_for,
     label_source,
     reference_from_text,
+    reports_for_images,
     split_uploads,
     unpaired_labels,
 )
@@ -52,6 +53,7 @@ class Input:
     data: bytes
     label_text: str | None = None
     label_source: str | None = None
+    report: Reference | None = None  # from an uploaded DICOM structured report, already in pixels
 
 
 @st.cache_resource(show_spinner=False)
@@ -123,6 +125,8 @@ def _view_controls() -> View:
 
 
 def _reference_for(item: Input, analysis: Analysis, card: ModelCard) -> tuple[Reference, Verdict] | None:
+    if item.report is not None:
+        return item.report, judge(analysis.detections, item.report)
     if item.label_text is None or item.label_source is None:
         return None
     radiograph = analysis.radiograph
@@ -224,13 +228,22 @@ def _inputs(demo_dir: str | None) -> list[Input]:
         help=ACCEPTED_LABELS_TEXT,
     )
     st.caption(f"Ground truth: {ACCEPTED_LABELS_TEXT}")
-    images, labels = split_uploads((upload.name, upload.getvalue()) for upload in uploads or [])
+    try:
+        sorted_uploads = split_uploads((upload.name, upload.getvalue()) for upload in uploads or [])
+    except ImageError as exc:
+        st.error(str(exc))
+        return []
+    images, labels = sorted_uploads.images, sorted_uploads.labels
     for name in unpaired_labels([name for name, _ in images], labels):
         st.warning(f"{name}: no uploaded image has this label file's name, so it is not used.")
+    reports, unused = reports_for_images(images, sorted_uploads.reports)
+    for name in unused:
+        st.warning(f"{name}: this structured report refers to no uploaded DICOM image, so it is not used.")
     inputs = []
     for name, data in images:
         label = labels.get(Path(name).stem)
-        inputs.append(Input(name, data, *(label[1], f"uploaded {label[0]}") if label else (None, None)))
+        text, source = (label[1], f"uploaded {label[0]}") if label else (None, None)
+        inputs.append(Input(name, data, text, source, report=reports.get(name)))
     demos = present.demo_images(demo_dir)
     if demo_dir and demos:
         chosen = st.multiselect(present.demo_caption(demo_dir), [p.name for p in demos])
