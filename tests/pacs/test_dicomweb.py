@@ -92,3 +92,40 @@ def test_bad_options_are_refused_before_any_request(tmp_path):
     arguments = ["dicom", "process", "--dicomweb", url, "--weights", model, "--since", "last week"]
     result = runner.invoke(app, arguments)
     assert isinstance(result.exception, ConfigError) and "YYYYMMDD" in str(result.exception)
+
+
+def test_a_run_cut_off_inside_a_study_goes_on_where_it_stopped(orthanc_factory, tmp_path, monkeypatch):
+    from bonefrac.errors import PacsError
+    from bonefrac.pacs.dicomweb import DicomwebProcessor
+
+    orthanc = orthanc_factory({})
+    first = synthetic_dx(seed=16, size=256)
+    second = synthetic_dx(seed=17, size=256, study_uid=str(first.StudyInstanceUID))
+    for dataset in (first, second):
+        orthanc.upload(part10(dataset))
+    real = DicomwebProcessor._process_instance
+    calls = []
+
+    def fails_on_the_second(self, *args):
+        calls.append(args)
+        if len(calls) == 2:
+            raise PacsError("the server went away (simulated)")
+        return real(self, *args)
+
+    monkeypatch.setattr(DicomwebProcessor, "_process_instance", fails_on_the_second)
+    cut, _ = process(orthanc, tmp_path / "ledger.sqlite3")
+    assert isinstance(cut.exception, PacsError)
+    study = str(first.StudyInstanceUID)
+    assert sorted(t["Modality"] for t in orthanc.study_instances(study)) == ["DX", "DX", "OT", "SR"]
+    monkeypatch.setattr(DicomwebProcessor, "_process_instance", real)
+    resumed, said = process(orthanc, tmp_path / "ledger.sqlite3")
+    assert resumed.exit_code == 0, resumed.output
+    assert "2 radiograph(s), 4 result(s) stored" in said  # the first image's results counted, not redone
+    assert sorted(t["Modality"] for t in orthanc.study_instances(study)) == [
+        "DX",
+        "DX",
+        "OT",
+        "OT",
+        "SR",
+        "SR",
+    ]

@@ -2,7 +2,8 @@
 them and store the results (STOW-RS) into the same study, once per study (dicomweb-client).
 
 A study is skipped when the ledger has it, or when it already holds a bonefrac result series (another run
-wrote them). Only radiograph storage classes are fetched; bonefrac's own captures are never analysed.
+wrote them). A run cut off inside a study goes on with its images whose results are not stored yet. Only
+radiograph storage classes are fetched; bonefrac's own captures are never analysed.
 """
 
 from __future__ import annotations
@@ -126,10 +127,13 @@ class DicomwebProcessor:
             f"QIDO-RS series search of study {study_uid}",
             lambda: self._client.search_for_series(study_uid, get_remaining=True),
         )
-        if any(_value(item, SERIES_DESCRIPTION) in OWN_SERIES for item in series):
+        stored = self.ledger.stored_instances(study_uid)  # from a run cut off inside this study
+        if not stored and any(_value(item, SERIES_DESCRIPTION) in OWN_SERIES for item in series):
             return StudyOutcome(study_uid, 0, 0, (), skipped="already holds bonefrac results")
         images, results, errors = 0, 0, []
         for item in series:
+            if _value(item, SERIES_DESCRIPTION) in OWN_SERIES:
+                continue  # bonefrac's own reports and captures are never analysed
             series_uid = _value(item, SERIES_UID)
             instances = self._call(
                 f"QIDO-RS instance search of series {series_uid}",
@@ -142,8 +146,13 @@ class DicomwebProcessor:
                     continue
                 images += 1
                 sop_uid = _value(instance, SOP_UID)
+                if sop_uid in stored:
+                    results += stored[sop_uid]
+                    continue
                 try:
-                    results += self._process_instance(study_uid, series_uid, sop_uid)
+                    made = self._process_instance(study_uid, series_uid, sop_uid)
+                    self.ledger.record_instance(study_uid, sop_uid, made)
+                    results += made
                 except PacsError:
                     raise  # the server itself failed: stop, record nothing, retry next time
                 except BonefracError as exc:

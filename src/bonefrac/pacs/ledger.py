@@ -1,5 +1,6 @@
 """Which studies have been processed from a DICOMweb server: a SQLite file, so a rerun or a watch loop
-analyses each study once. A study whose images could not all be used is `failed`, with the reasons."""
+analyses each study once. A study whose images could not all be used is `failed`, with the reasons. Each
+image whose results were stored is kept too, so a run cut off inside a study goes on where it stopped."""
 
 from __future__ import annotations
 
@@ -15,6 +16,12 @@ CREATE TABLE IF NOT EXISTS studies (
     results INTEGER NOT NULL,
     finished_at REAL NOT NULL,
     error TEXT
+);
+CREATE TABLE IF NOT EXISTS instances (
+    sop_instance_uid TEXT PRIMARY KEY,
+    study_instance_uid TEXT NOT NULL,
+    results INTEGER NOT NULL,
+    stored_at REAL NOT NULL
 )
 """
 
@@ -25,7 +32,7 @@ class StudyLedger:
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
         self._db = sqlite3.connect(path, isolation_level=None)
-        self._db.execute(_SCHEMA)
+        self._db.executescript(_SCHEMA)
 
     def close(self) -> None:
         self._db.close()
@@ -47,4 +54,16 @@ class StudyLedger:
                 time.time(),
                 "; ".join(errors) or None,
             ),
+        )
+
+    def stored_instances(self, study_uid: str) -> dict[str, int]:
+        """The study's images whose results were stored, with how many results each got."""
+        rows = self._db.execute(
+            "SELECT sop_instance_uid, results FROM instances WHERE study_instance_uid = ?", (study_uid,)
+        ).fetchall()
+        return {str(uid): int(count) for uid, count in rows}
+
+    def record_instance(self, study_uid: str, sop_uid: str, results: int) -> None:
+        self._db.execute(
+            "INSERT OR REPLACE INTO instances VALUES (?, ?, ?, ?)", (sop_uid, study_uid, results, time.time())
         )
