@@ -250,7 +250,7 @@ def _refined_agreement(source: np.ndarray, target: np.ndarray, start: np.ndarray
     return float(correlation)
 
 
-@dataclass(frozen=True, order=True)
+@dataclass(frozen=True)
 class GateScore:
     """How well two thumbnails agree once aligned, and whether the alignment had to be refined."""
 

@@ -101,9 +101,7 @@ def _near_duplicate_pairs(outcome: CheckOutcome, class_names: Sequence[str], lim
     rows = []
     across = [pair for pair in outcome.near_duplicates if pair.split_a != pair.split_b]
     # pairs whose labels disagree first: they are the ones to look at
-    ordered = sorted(
-        across, key=lambda p: label_disagreement(labels[p.a], labels[p.b], p.a_to_b) is None
-    )
+    ordered = sorted(across, key=lambda p: label_disagreement(labels[p.a], labels[p.b], p.a_to_b) is None)
     for pair in ordered[:limit]:
         left = draw_boxes(pair.a, labels[pair.a], class_names, side=200)
         right = draw_boxes(pair.b, labels[pair.b], class_names, side=200)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import io
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -42,6 +43,13 @@ def dicom_results(
     report = structured_report(source, result, series)
     capture = None if annotated is None else annotated_capture(source, annotated, series)
     return DicomResults(report, capture)
+
+
+def part10(dataset: Dataset) -> bytes:
+    """`dataset` as the bytes of a DICOM Part 10 file (what is sent, stored or analysed)."""
+    buffer = io.BytesIO()
+    dataset.save_as(buffer, enforce_file_format=True)
+    return buffer.getvalue()
 
 
 def write_dicom_results(results: DicomResults, out_dir: Path, stem: str) -> list[Path]:

@@ -49,7 +49,17 @@ class _CalibrationReader:
 
 # Operations of the box decode and class scores that follow the detect head's learned convolutions.
 _DECODE_OPS = {
-    "Concat", "Mul", "Add", "Sub", "Div", "Sigmoid", "Softmax", "Reshape", "Transpose", "Split", "Slice"
+    "Concat",
+    "Mul",
+    "Add",
+    "Sub",
+    "Div",
+    "Sigmoid",
+    "Softmax",
+    "Reshape",
+    "Transpose",
+    "Split",
+    "Slice",
 }
 
 

@@ -101,4 +101,3 @@ def calibration_samples(
             return load_samples(Path(parity_source), split="train", count=count)
         logger.warning("%s has no train split; int8 is calibrated on the parity images", parity_source)
     return parity
-

@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from bonefrac.errors import ImageError
+from bonefrac.imaging.sniff import sniff_format
 
 SR_CLASS_PREFIX = "1.2.840.10008.5.1.4.1.1.88."  # every structured report storage class
 
@@ -50,6 +51,8 @@ class StructuredReport:
 def _read(data: bytes) -> Any | None:
     import pydicom
 
+    if sniff_format(data[:256]) != "dicom":  # a JPEG or PNG upload is never parsed as DICOM
+        return None
     try:
         return pydicom.dcmread(io.BytesIO(data), stop_before_pixels=True)
     except Exception:  # not DICOM at all: the caller treats the file as something else
@@ -83,9 +86,18 @@ def _walk(items: Any) -> Iterator[Any]:
 
 def read_structured_report(data: bytes, what: str) -> StructuredReport:
     """The SCOORD regions of an SR file; ImageError when it is not a readable structured report."""
+    report = structured_report_or_none(data, what)
+    if report is None:
+        raise ImageError(f"{what}: not a DICOM structured report (expected an SR storage class)")
+    return report
+
+
+def structured_report_or_none(data: bytes, what: str) -> StructuredReport | None:
+    """The SCOORD regions of `data` when it is a structured report, None when it is any other file;
+    ImageError when it is an SR whose content cannot be read."""
     dataset = _read(data)
     if dataset is None or not str(dataset.get("SOPClassUID", "")).startswith(SR_CLASS_PREFIX):
-        raise ImageError(f"{what}: not a DICOM structured report (expected an SR storage class)")
+        return None
     regions, referenced = [], set()
     try:
         for item in _walk(dataset.get("ContentSequence", [])):

@@ -29,7 +29,6 @@ from bonefrac.records import Detections, Radiograph
 logger = logging.getLogger(__name__)
 
 
-
 def _literal(value: str | None, key: str, path: Path) -> Any:
     if value is None:
         return None

@@ -9,7 +9,6 @@ radiograph storage classes are fetched; bonefrac's own captures are never analys
 from __future__ import annotations
 
 import functools
-import io
 import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -19,7 +18,7 @@ from pydicom.dataset import Dataset
 
 from bonefrac.dicom_out.capture import CAPTURE_SERIES_DESCRIPTION
 from bonefrac.dicom_out.report import REPORT_SERIES_DESCRIPTION
-from bonefrac.dicom_out.write import StudySeries, analyse_dicom
+from bonefrac.dicom_out.write import StudySeries, analyse_dicom, part10
 from bonefrac.errors import BonefracError, ConfigError, PacsError
 from bonefrac.infer.analysis import FractureAnalyser
 from bonefrac.pacs.ledger import StudyLedger
@@ -167,10 +166,8 @@ class DicomwebProcessor:
             f"WADO-RS retrieval of instance {sop_uid}",
             lambda: self._client.retrieve_instance(study_uid, series_uid, sop_uid),
         )
-        buffer = io.BytesIO()
-        dataset.save_as(buffer, enforce_file_format=True)
         what = f"instance {sop_uid}"
-        _, made = analyse_dicom(self.analyser, buffer.getvalue(), what, self._series, capture=self.capture)
+        _, made = analyse_dicom(self.analyser, part10(dataset), what, self._series, capture=self.capture)
         outputs = [made.report] + ([made.capture] if made.capture is not None else [])
         self._call(
             f"STOW-RS of the results of {sop_uid}",

@@ -270,17 +270,9 @@ def _check_dicom_results_possible(data: bytes) -> None:
 def _dicom_files(data: bytes, result: ImageResult, drawn: np.ndarray | None) -> tuple[bytes, ...]:
     """The upload's structured report (and capture of `drawn`) as Part 10 bytes, in new series of its
     study."""
-    import io
-
     from bonefrac.dicom_out.series import ResultSeries
     from bonefrac.dicom_out.source import read_source
-    from bonefrac.dicom_out.write import dicom_results
+    from bonefrac.dicom_out.write import dicom_results, part10
 
     made = dicom_results(read_source(data, "upload"), result, drawn, ResultSeries())
-    encoded = []
-    for dataset in (made.report, made.capture):
-        if dataset is not None:
-            buffer = io.BytesIO()
-            dataset.save_as(buffer, enforce_file_format=True)
-            encoded.append(buffer.getvalue())
-    return tuple(encoded)
+    return tuple(part10(dataset) for dataset in (made.report, made.capture) if dataset is not None)

@@ -69,7 +69,6 @@ class StartRecord:
         return asdict(self)
 
 
-
 def load_known_starts(path: Path = KNOWN_STARTS_FILE) -> dict[str, KnownStart]:
     """sha256 -> KnownStart from the registry file."""
     data = yaml.safe_load(Path(path).read_text(encoding="utf-8")) or {}

@@ -22,9 +22,8 @@ from bonefrac.evaluate.matching import match_image
 from bonefrac.evaluate.predictions import truth_from_label_lines
 from bonefrac.imaging.dicom_sr import (
     StructuredReport,
-    is_structured_report,
-    read_structured_report,
     sop_instance_uid,
+    structured_report_or_none,
 )
 from bonefrac.records import Detections
 
@@ -117,6 +116,9 @@ def reports_for_images(
 ) -> tuple[dict[str, Reference], list[str]]:
     """The reference of each uploaded DICOM image (by name) from the uploaded reports that refer to it, and
     the names of reports that refer to no uploaded image (to tell the user)."""
+    reports = list(reports)
+    if not reports:  # no DICOM header is read on a page without reports
+        return {}, []
     uids = {name: sop_instance_uid(data) for name, data in images}
     references: dict[str, Reference] = {}
     used: set[str] = set()
@@ -166,8 +168,8 @@ def split_uploads(files: Iterable[tuple[str, bytes]]) -> Uploads:
     for name, data in files:
         if PurePath(name).suffix.lower() == LABEL_SUFFIX:
             labels[PurePath(name).stem] = (name, data.decode("utf-8", errors="replace"))
-        elif is_structured_report(data):
-            reports.append((name, read_structured_report(data, name)))
+        elif (report := structured_report_or_none(data, name)) is not None:
+            reports.append((name, report))
         else:
             images.append((name, data))
     return Uploads(images, labels, reports)
