@@ -322,3 +322,44 @@ def test_evaluate_exported_onnx_updates_the_export_card(tiny_pt_weights, synthet
     assert card.weights_sha256 == exported.weights_sha256 and card.version == exported.version
     assert card.metrics["export_parity"] == exported.metrics["export_parity"]
     assert card.metrics["evaluation"]["split"] == "val"
+
+
+def test_evaluate_on_another_engine_records_it_and_keeps_the_numbers(
+    tiny_onnx_model, synthetic_dataset, tmp_path
+):
+    """`--engine openvino` evaluates what an OpenVINO service serves: the engine is in eval.json and
+    predictions.json, its numbers are onnxruntime's, and its predictions are not reused for another engine."""
+    pytest.importorskip("openvino")
+    model = tmp_path / "export" / "model.onnx"
+    model.parent.mkdir()
+    shutil.copyfile(tiny_onnx_model, model)
+    common = ["evaluate", "--weights", str(model), "--data", str(synthetic_dataset), "--split", "val"]
+    common += ["--rule", "fixed", "--threshold", "0.1", "--bootstrap", "0"]
+    reports = {}
+    for engine in ("onnxruntime", "openvino"):
+        result = runner.invoke(app, [*common, "--engine", engine, "--out", str(tmp_path / engine)])
+        assert result.exit_code == 0, result.output
+        reports[engine] = read_eval_report(tmp_path / engine / "eval.json")
+        assert reports[engine].model.engine == engine
+    assert '"engine": "openvino"' in (tmp_path / "openvino" / "predictions.json").read_text()
+    ort, ov = reports["onnxruntime"], reports["openvino"]
+    assert ov.box.map50.value == pytest.approx(ort.box.map50.value, abs=1e-3)
+    assert ov.image.auroc.value == pytest.approx(ort.image.auroc.value, abs=1e-3)
+
+    reused = [*common, "--predictions", str(tmp_path / "openvino" / "predictions.json")]
+    result = runner.invoke(app, [*reused, "--out", str(tmp_path / "again")])
+    assert isinstance(result.exception, EvaluationError)
+    assert "predicted by the openvino engine" in str(result.exception)
+    assert "--engine openvino" in str(result.exception)
+
+
+def test_evaluate_refuses_an_unknown_engine_and_an_engine_for_pt(synthetic_dataset, tmp_path):
+    weights = tmp_path / "last.pt"
+    weights.write_bytes(b"not read")
+    common = ["evaluate", "--weights", str(weights), "--data", str(synthetic_dataset), "--bootstrap", "0"]
+    result = runner.invoke(app, [*common, "--engine", "tensorrt"])
+    assert isinstance(result.exception, ConfigError)
+    assert "accepted: onnxruntime, openvino, openvino-bf16" in str(result.exception)
+    result = runner.invoke(app, [*common, "--split", "val", "--engine", "openvino"])
+    assert isinstance(result.exception, EvaluationError)
+    assert "runs exported .onnx models" in str(result.exception)

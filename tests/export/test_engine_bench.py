@@ -23,6 +23,7 @@ def test_engine_rows_cover_both_engines_and_precisions(tmp_path):
         "engine onnxruntime fp32",
         "engine onnxruntime int8",
         "engine openvino fp32",
+        "engine openvino bf16",
         "engine openvino int8",
     ]
     assert all(r.imgsz == 480 and r.threads == 1 and r.ms > 0 for r in rows)

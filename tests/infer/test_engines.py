@@ -88,7 +88,7 @@ def test_predict_command_runs_on_openvino(tmp_path):
     Image.fromarray(image.pixels).save(source)
     env = {**os.environ, "PYTHONPATH": str(REPO_ROOT / "src")}
     documents = {}
-    for engine in ENGINES:
+    for engine in ("onnxruntime", "openvino"):
         out = tmp_path / engine
         proc = subprocess.run(
             [sys.executable, "-m", "bonefrac", "predict", str(source), "--model", str(SHIPPED)]
@@ -107,3 +107,36 @@ def test_predict_command_runs_on_openvino(tmp_path):
     assert len(ov_doc["detections"]) == len(ort_doc["detections"])
     for ov_box, ort_box in zip(ov_doc["detections"], ort_doc["detections"], strict=True):
         assert ov_box["confidence"] == pytest.approx(ort_box["confidence"], abs=1e-3)
+
+
+def test_bf16_engine_runs_in_the_precision_the_cpu_has_and_finds_the_same_boxes(analysers):
+    """openvino-bf16 computes in bfloat16 where the CPU does natively, else in float32, and says which; its
+    scores move by rounding (about 1e-2), not its findings: the same boxes at IoU 0.5 on the parity images."""
+    import openvino as ov
+
+    native_bf16 = "BF16" in ov.Core().get_property("CPU", "OPTIMIZATION_CAPABILITIES")
+    reference, candidate = analysers["onnxruntime"], analysers["openvino-bf16"]
+    described = candidate.detector.describe()
+    assert described["engine"] == "openvino-bf16"
+    assert described["providers"] == [f"OpenVINO CPU ({'bf16' if native_bf16 else 'f32'})"]
+    assert analysers["openvino"].detector.describe()["providers"] == ["OpenVINO CPU (f32)"]
+    comparisons, score_moves = [], []
+    for name, image in _parity_images(FRACATLAS):
+        comparisons.append(
+            compare_detections(
+                name,
+                reference.detector.predict(image, conf=0.1),
+                candidate.detector.predict(image, conf=0.1),
+                threshold=0.1,
+                min_iou=0.5,
+                conf_tol=1.0,
+            )
+        )
+        score_moves.append(abs(candidate.analyse(image).image_score - reference.analyse(image).image_score))
+    report = judge(comparisons, min_iou=0.5, conf_tol=1.0)
+    assert report.reference_boxes > 0, "the parity images gave no boxes to compare"
+    assert report.box_agreement >= 0.9, report.failures
+    assert report.mean_conf_delta < 0.02
+    assert max(score_moves) < 0.1
+    if not native_bf16:  # float32 fallback: onnxruntime's numbers
+        assert max(score_moves) < 1e-3

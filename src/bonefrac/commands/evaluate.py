@@ -9,6 +9,7 @@ from rich.console import Console
 from rich.table import Table
 
 from bonefrac.evaluate.record import TwoTierMetrics
+from bonefrac.infer.engines import ENGINE_HELP
 
 console = Console()
 
@@ -87,10 +88,14 @@ def evaluate(
     target_specificity: float = typer.Option(
         0.9, "--target-specificity", help="Image-level specificity of the high-specificity tier."
     ),
+    engine: str = typer.Option("onnxruntime", "--engine", help=f"For .onnx models. {ENGINE_HELP}"),
 ) -> None:
     """Evaluate a detector: COCO mAP, image-level ROC, FROC, 95% intervals, operating point, HTML report."""
     from bonefrac.config import build_config
     from bonefrac.evaluate.runner import EvaluateOptions, run_evaluation
+    from bonefrac.infer.engines import check_engine
+
+    check_engine(engine)
 
     values = dict(
         weights=weights,
@@ -114,6 +119,7 @@ def evaluate(
         classifier=classifier,
         two_tier=two_tier,
         target_specificity=target_specificity,
+        engine=engine,
     )
     options = build_config(EvaluateOptions, values, "bonefrac evaluate options")
     outcome = run_evaluation(options)

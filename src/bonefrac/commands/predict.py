@@ -10,6 +10,7 @@ import typer
 from rich.console import Console
 
 from bonefrac.errors import ConfigError
+from bonefrac.infer.engines import ENGINE_HELP
 
 if TYPE_CHECKING:
     from bonefrac.dicom_out.write import DicomOutput
@@ -43,7 +44,7 @@ def predict(
         "onnxruntime",
         "--engine",
         envvar="BONEFRAC_ENGINE",
-        help="What runs the models: onnxruntime or openvino.",
+        help=ENGINE_HELP,
     ),
     images: bool = typer.Option(True, "--images/--no-images", help="Write annotated PNGs."),
     dicom_out: Path | None = typer.Option(

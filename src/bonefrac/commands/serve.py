@@ -7,6 +7,8 @@ from pathlib import Path
 import typer
 from rich.console import Console
 
+from bonefrac.infer.engines import ENGINE_HELP
+
 console = Console(stderr=True)
 PORT_CHANGE = "--port {port} (or BONEFRAC_PORT={port}, which make run reads too)"
 
@@ -22,7 +24,7 @@ def serve(
     engine: str | None = typer.Option(
         None,
         "--engine",
-        help="What runs the models: onnxruntime or openvino (default: $BONEFRAC_ENGINE, else onnxruntime).",
+        help=f"{ENGINE_HELP} Default: $BONEFRAC_ENGINE, else onnxruntime.",
     ),
 ) -> None:
     """Serve fracture detection over HTTP (the shipped model unless --model or BONEFRAC_MODEL_PATH).

@@ -67,6 +67,7 @@ class PredictionSet:
     images: tuple[ImagePrediction, ...]
     skipped: tuple[str, ...] = ()  # "path: reason" for images the model could not read
     imgsz: int | None = None
+    engine: str = "onnxruntime"  # what ran an .onnx model (an infer.engines name); "ultralytics" for .pt
 
 
 def weights_kind(weights: Path) -> WeightKind:
@@ -92,15 +93,24 @@ def predict_split(
     conf_floor: float = DEFAULT_CONF_FLOOR,
     iou: float = 0.7,
     imgsz: int | None = None,
+    engine: str = "onnxruntime",
 ) -> PredictionSet:
-    """Run the model once on every image at `conf_floor`; unreadable images are skipped and listed."""
+    """Run the model once on every image at `conf_floor`; unreadable images are skipped and listed. `engine`
+    runs an .onnx model (onnxruntime, openvino or openvino-bf16); a .pt model always runs in ultralytics."""
     if not 0.0 <= conf_floor < 1.0:
         raise EvaluationError(f"confidence floor must be in [0, 1), got {conf_floor}")
     kind = weights_kind(weights)
     if kind == "pt":
+        if engine != "onnxruntime":
+            raise EvaluationError(
+                f"--engine {engine} runs exported .onnx models; {Path(weights).name} is a .pt model, which "
+                "ultralytics runs (export it with `bonefrac export` to evaluate it on another engine)"
+            )
         predictions, skipped, used_imgsz, model_names = _predict_pt(weights, images, conf_floor, iou, imgsz)
     else:
-        predictions, skipped, used_imgsz, model_names = _predict_onnx(weights, images, conf_floor, iou)
+        predictions, skipped, used_imgsz, model_names = _predict_onnx(
+            weights, images, conf_floor, iou, engine
+        )
     if len(model_names) != len(class_names):
         raise ModelError(
             f"{weights.name} predicts {len(model_names)} classes {tuple(model_names)}, but the data set has "
@@ -119,6 +129,7 @@ def predict_split(
         images=tuple(predictions),
         skipped=tuple(skipped),
         imgsz=used_imgsz,
+        engine=engine if kind == "onnx" else "ultralytics",
     )
 
 
@@ -168,7 +179,7 @@ def _predict_pt(
 
 
 def _predict_onnx(
-    weights: Path, images: Sequence[Path], conf: float, iou: float
+    weights: Path, images: Sequence[Path], conf: float, iou: float, engine: str
 ) -> tuple[list[ImagePrediction], list[str], int | None, tuple[str, ...]]:
     try:
         from bonefrac.imaging.io import load_image
@@ -179,7 +190,7 @@ def _predict_onnx(
         ) from exc
     from bonefrac.errors import ImageError
 
-    predictor = Predictor(weights)
+    predictor = Predictor(weights, engine=engine)
     predictions: list[ImagePrediction] = []
     skipped: list[str] = []
     for path in images:
@@ -270,6 +281,7 @@ def save_predictions(predictions: PredictionSet, path: Path) -> Path:
         "class_names": list(predictions.class_names),
         "conf_floor": predictions.conf_floor,
         "imgsz": predictions.imgsz,
+        "engine": predictions.engine,
         "skipped": list(predictions.skipped),
         "images": [
             {
@@ -317,4 +329,5 @@ def load_predictions(path: Path) -> PredictionSet:
         images=tuple(images),
         skipped=tuple(data.get("skipped", ())),
         imgsz=data.get("imgsz"),
+        engine=data.get("engine", "onnxruntime" if data["kind"] == "onnx" else "ultralytics"),
     )

@@ -241,6 +241,7 @@ class ModelInfo(Record):
     sha256: str
     imgsz: int | None
     class_names: list[str]
+    engine: str = "onnxruntime"  # what ran the model: an ONNX engine, or ultralytics for .pt
 
 
 class DataInfo(Record):

@@ -77,6 +77,7 @@ class EvaluateOptions(StrictModel):
     classifier: Path | None = None  # an exported classifier.onnx whose probability is fused into the score
     two_tier: bool = False  # choose both tiers on this split (with rule card: measure the card's)
     target_specificity: float = Field(0.9, gt=0.0, le=1.0)
+    engine: str = "onnxruntime"  # what runs an .onnx detector and the classifier (bonefrac.infer.engines)
 
 
 @dataclass(frozen=True)
@@ -125,6 +126,7 @@ def run_evaluation(options: EvaluateOptions) -> EvalOutcome:
             class_names=spec.class_names,
             conf_floor=options.conf_floor,
             imgsz=options.imgsz,
+            engine=options.engine,
         )
     predictions_path = save_predictions(predictions, out_dir / "predictions.json")
     predictions = load_predictions(predictions_path)  # metrics come from what was saved
@@ -235,7 +237,9 @@ def _two_tier(
         classifier_path = classifier_path or card_classifier_path(card, options.weights)
     paths = [p.path for p in prepared.predictions]
     probabilities = (
-        classifier_probabilities(classifier_path, paths, out_dir) if classifier_path is not None else None
+        classifier_probabilities(classifier_path, paths, out_dir, options.engine)
+        if classifier_path is not None
+        else None
     )
     if card_points is not None:
         points = card_points
@@ -265,6 +269,12 @@ def _check_reused(predictions: PredictionSet, options: EvaluateOptions, class_na
             f"with classes {predictions.class_names}; "
             f"this evaluation is of split {options.split!r} with classes {class_names}"
         )
+    if predictions.kind == "onnx" and predictions.engine != options.engine:
+        raise EvaluationError(
+            f"{options.predictions} was predicted by the {predictions.engine} engine; this evaluation "
+            f"asks for {options.engine} (drop --predictions to predict again, or pass --engine "
+            f"{predictions.engine})"
+        )
 
 
 def card_summary(report: EvalReport) -> dict[str, Any]:
@@ -292,6 +302,7 @@ def _provenance(
             kind=kind,
             sha256=file_sha256(options.weights),
             imgsz=predictions.imgsz,
+            engine=predictions.engine,
             class_names=list(predictions.class_names),
         ),
         "data": DataInfo(

@@ -202,18 +202,22 @@ def measure_two_tier(
     )
 
 
-def classifier_probabilities(classifier_path: Path, images: list[Path], out_dir: Path) -> np.ndarray:
-    """The classifier's probability for each image (ONNX engine, no torch); saved as classifier_scores.json
-    and reused when the same classifier file already scored the same images there."""
+def classifier_probabilities(
+    classifier_path: Path, images: list[Path], out_dir: Path, engine_name: str = "onnxruntime"
+) -> np.ndarray:
+    """The classifier's probability for each image (ONNX engine `engine_name`, no torch); saved as
+    classifier_scores.json and reused when the same classifier file on the same engine already scored the
+    same images there."""
     from bonefrac.imaging.io import load_image
     from bonefrac.infer.classifier import FractureClassifier
 
-    engine = FractureClassifier(classifier_path)
+    engine = FractureClassifier(classifier_path, engine=engine_name)
     saved = Path(out_dir) / SCORES_FILENAME
     names = [str(p) for p in images]
     if saved.is_file():
         data = json.loads(saved.read_text(encoding="utf-8"))
-        if data.get("sha256") == engine.sha256 and data.get("images") == names:
+        same_engine = data.get("engine", "onnxruntime") == engine_name
+        if data.get("sha256") == engine.sha256 and data.get("images") == names and same_engine:
             return np.asarray(data["probabilities"], dtype=np.float64)
     # Truncated JPEGs decode as the detector's evaluation decodes them (missing rows grey), so both scores
     # cover one image set; `bonefrac data check` reports such files.
@@ -225,6 +229,7 @@ def classifier_probabilities(classifier_path: Path, images: list[Path], out_dir:
             {
                 "classifier": str(classifier_path),
                 "sha256": engine.sha256,
+                "engine": engine_name,
                 "images": names,
                 "probabilities": probabilities.round(6).tolist(),
             }

@@ -6,6 +6,7 @@ hits all alike):
   session.run onnxruntime fp32   the baseline: the session alone on a prepared tensor
   engine onnxruntime fp32/int8   Predictor.predict end to end (letterbox, run, decode, NMS, boxes back)
   engine openvino fp32/int8      the same with engine="openvino"
+  engine openvino bf16           the fp32 model with engine="openvino-bf16" (bfloat16 where the CPU has it)
 `speedup` is the baseline's time over the row's.
 """
 
@@ -58,30 +59,37 @@ def _beside_card(model: EngineModel, folder: Path) -> Path | None:
     return target
 
 
+# (row name, engine, model file): every variant the table compares, after the bare baseline
+VARIANTS: tuple[tuple[str, str, str], ...] = (
+    ("engine onnxruntime fp32", "onnxruntime", "fp32"),
+    ("engine onnxruntime int8", "onnxruntime", "int8"),
+    ("engine openvino fp32", "openvino", "fp32"),
+    ("engine openvino bf16", "openvino-bf16", "fp32"),
+    ("engine openvino int8", "openvino", "int8"),
+)
+
+
 def measure_engines(
     model: EngineModel,
     threads: int,
     repeats: int,
     image: Radiograph | None = None,
-    engines: Sequence[str] = ("onnxruntime", "openvino"),
+    engines: Sequence[str] = ("onnxruntime", "openvino", "openvino-bf16"),
 ) -> list[EngineRow]:
-    """The rows of one model at one thread count."""
+    """The rows of one model at one thread count (the variants whose engine is in `engines`)."""
     from bonefrac.infer.predictor import Predictor
     from bonefrac.infer.preprocess import is_grey_source, preprocess
 
     image = image or bench_image()
     with tempfile.TemporaryDirectory(prefix="bonefrac-engines-") as tmp:
-        int8 = _beside_card(model, Path(tmp))
+        files = {"fp32": model.fp32, "int8": _beside_card(model, Path(tmp))}
         base = Predictor(model.fp32, threads=threads)
         tensor, _ = preprocess(image.pixels, base.input_size, grey=is_grey_source(image.metadata))
-        predictors = {}
-        for engine in engines:
-            predictors[f"engine {engine} fp32"] = Predictor(model.fp32, threads=threads, engine=engine)
-            if int8 is not None:
-                predictors[f"engine {engine} int8"] = Predictor(int8, threads=threads, engine=engine)
         calls: dict[str, Callable[[], object]] = {BASELINE: lambda: base.run_raw(tensor)}
-        for name, predictor in predictors.items():
-            calls[name] = partial(predictor.predict, image)
+        for name, engine, precision in VARIANTS:
+            path = files[precision]
+            if engine in engines and path is not None:
+                calls[name] = partial(Predictor(path, threads=threads, engine=engine).predict, image)
         medians = _interleaved(calls, repeats)
     bare = medians[BASELINE]
     return [

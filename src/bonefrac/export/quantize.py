@@ -109,6 +109,21 @@ def detect_module_nodes(model_path: Path) -> list[str]:
     return [node.name for node in graph.node if node.name.startswith(prefix)]
 
 
+def module_nodes(model_path: Path, modules: Sequence[str]) -> list[str]:
+    """The nodes of the named ultralytics modules ("model.0" holds "/model.0/conv/Conv" ...); ExportError
+    names a module the graph does not have."""
+    import onnx
+
+    names = [node.name for node in onnx.load(str(model_path), load_external_data=False).graph.node]
+    found = []
+    for module in modules:
+        inside = [name for name in names if name.startswith(f"/{module}/")]
+        if not inside:
+            raise ExportError(f"{model_path.name} has no module {module!r} (expected names like 'model.0')")
+        found += inside
+    return found
+
+
 def quantize_int8(
     model_path: Path,
     out_path: Path,
@@ -117,10 +132,12 @@ def quantize_int8(
     *,
     method: str = "minmax",
     whole_head: bool = False,
+    float_modules: Sequence[str] = (),
 ) -> Path:
     """Write a static-QDQ int8 copy of `model_path` calibrated on `calibration` images; `method` sets how
     activation ranges are taken from them (minmax, percentile: the 99.999th, or entropy). The decode is
-    always kept in float; `whole_head` keeps the whole detect head (its branches too) in float."""
+    always kept in float; `whole_head` keeps the whole detect head (its branches too) in float, and
+    `float_modules` the named modules (the most sensitive ones, from `module_sensitivity`)."""
     import onnxruntime as ort
     from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
     from onnxruntime.quantization.shape_inference import quant_pre_process
@@ -155,7 +172,9 @@ def quantize_int8(
                 weight_type=QuantType.QInt8,
                 calibrate_method=calibrate_method,
                 nodes_to_exclude=sorted(
-                    set(float_head_nodes(prepared)) | set(detect_module_nodes(prepared) if whole_head else ())
+                    set(float_head_nodes(prepared))
+                    | set(detect_module_nodes(prepared) if whole_head else ())
+                    | set(module_nodes(prepared, float_modules))
                 ),
             )
         except Exception as exc:

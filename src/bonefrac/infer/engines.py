@@ -3,8 +3,11 @@
     runner = open_runner(Path("model.onnx"), threads=2, engine="openvino", make_hint="...")
     head = runner.run(tensor)              # the first output for a (N, 3, S, S) float32 tensor
 
-Both read the same .onnx file; OpenVINO converts it in memory when it is loaded (nothing is cached on disk)
-and runs it in float32, so both give the same numbers to rounding. A runner is safe to share between threads.
+All read the same .onnx file; OpenVINO converts it in memory when it is loaded (nothing is cached on disk).
+`openvino` computes in float32, so it gives onnxruntime's numbers to rounding; `openvino-bf16` computes in
+bfloat16 where the CPU does so natively (AMX or AVX-512 BF16: about twice as fast) and in float32 elsewhere,
+so its scores move by about 1e-2 (its accuracy on FracAtlas is measured in bench/RESULTS.md). A runner is safe
+to share between threads.
 """
 
 from __future__ import annotations
@@ -18,8 +21,13 @@ import numpy as np
 from bonefrac.errors import ConfigError, ModelError
 from bonefrac.infer.session import check_model_file, open_session
 
-ENGINES: tuple[str, ...] = ("onnxruntime", "openvino")
+ENGINES: tuple[str, ...] = ("onnxruntime", "openvino", "openvino-bf16")
+OPENVINO_PRECISION = {"openvino": "f32", "openvino-bf16": "bf16"}  # OpenVINO's INFERENCE_PRECISION_HINT
 DEFAULT_ENGINE = "onnxruntime"
+ENGINE_HELP = (
+    "What runs the models: onnxruntime, openvino (float32, onnxruntime's numbers) or openvino-bf16 "
+    "(bfloat16 where the CPU has it, about twice as fast there); both OpenVINO ones need the openvino extra."
+)
 
 
 def check_engine(engine: str) -> str:
@@ -76,11 +84,11 @@ class OnnxRuntimeRunner:
 
 
 class OpenVinoRunner:
-    """An OpenVINO model compiled for the CPU in float32 (the CPU's bf16 default would move scores)."""
+    """An OpenVINO model compiled for the CPU in float32 (`openvino`) or bfloat16 where the CPU has it
+    (`openvino-bf16`)."""
 
-    engine = "openvino"
-
-    def __init__(self, model_path: Path, threads: int | None) -> None:
+    def __init__(self, model_path: Path, threads: int | None, engine: str = "openvino") -> None:
+        self.engine = engine
         try:
             import openvino as ov
         except ImportError as exc:
@@ -97,7 +105,10 @@ class OpenVinoRunner:
             raise ModelError(
                 f"{model_path} has {len(self._model.inputs)} inputs; the engines take models with one"
             )
-        config: dict[str, Any] = {"INFERENCE_PRECISION_HINT": "f32", "PERFORMANCE_HINT": "LATENCY"}
+        config: dict[str, Any] = {
+            "INFERENCE_PRECISION_HINT": OPENVINO_PRECISION[engine],
+            "PERFORMANCE_HINT": "LATENCY",
+        }
         if threads is not None:
             config["INFERENCE_NUM_THREADS"] = int(threads)
         try:
@@ -129,7 +140,8 @@ class OpenVinoRunner:
         return {str(key): str(value.astype(str)) for key, value in dict(framework).items()}
 
     def providers(self) -> list[str]:
-        return ["OpenVINO CPU"]
+        precision = self._compiled.get_property("INFERENCE_PRECISION_HINT")
+        return [f"OpenVINO CPU ({precision.to_string()})"]
 
 
 def _shape(partial: Any) -> list[Any]:
@@ -148,8 +160,8 @@ def open_runner(
     """The model at `model_path` loaded by `engine`; ModelError says what is wrong with the file."""
     check_engine(engine)
     path = check_model_file(model_path, threads, make_hint)
-    if engine == "openvino":
+    if engine in OPENVINO_PRECISION:
         if providers:
-            raise ConfigError(f"onnxruntime providers {providers} do not apply to the openvino engine")
-        return OpenVinoRunner(path, threads)
+            raise ConfigError(f"onnxruntime providers {providers} do not apply to the {engine} engine")
+        return OpenVinoRunner(path, threads, engine)
     return OnnxRuntimeRunner(path, threads, providers)

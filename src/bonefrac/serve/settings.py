@@ -73,8 +73,10 @@ class ServeSettings(BaseSettings):
         "BONEFRAC_MAX_CONCURRENT slot plus one for large images.",
     )
     inference_threads: int = Field(1, ge=1, le=64, description="onnxruntime intra-op threads per inference.")
-    engine: Literal["onnxruntime", "openvino"] = Field(
-        "onnxruntime", description="What runs the ONNX models: onnxruntime or openvino (the openvino extra)."
+    engine: Literal["onnxruntime", "openvino", "openvino-bf16"] = Field(
+        "onnxruntime",
+        description="What runs the ONNX models: onnxruntime, openvino (float32) or openvino-bf16 (bfloat16 "
+        "where the CPU has it); both OpenVINO ones need the openvino extra.",
     )
     max_concurrent: int = Field(2, ge=1, le=256, description="Inferences running at once.")
     queue_length: int = Field(16, ge=0, le=10_000, description="Requests waiting for a slot; beyond: 503.")
