@@ -18,6 +18,7 @@ PIPELINE_ORDER = [
     "runs",
     "evaluate",
     "export",
+    "quantize",
     "predict",
     "serve",
     "ui",

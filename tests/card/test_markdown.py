@@ -76,3 +76,30 @@ def test_references_sit_beside_this_models_number_under_their_protocol(report):
 def test_undefined_numbers_read_n_a(report):
     undefined = report.model_copy(update={"box": report.box.model_copy(update={"map50": Metric()})})
     assert "| Box mAP50 | n/a |" in render_model_card(_card(), undefined)
+
+
+def test_refreshing_the_int8_parts_keeps_the_rest_of_the_card(report, build_report):
+    """A model quantized after its card was published: only the int8 line and the test table change."""
+    from bonefrac.card.markdown import refresh_int8_sections
+
+    old = _card().model_copy(update={"quantization": {"shipped": False, "decision": "lost mAP50"}})
+    published = render_model_card(old, report, int8_test=build_report(seed=1, sha256="cd" * 32))
+    published = published.replace("## Known limits", "## Known limits\n- a hand-kept line stays")
+    int8 = build_report(seed=2, sha256="ef" * 32)
+    quantization = {"shipped": True, "decision": "keeps it", "sha256": "ef" * 32, "speedup": 1.6}
+    new = old.model_copy(
+        update={"quantization": {**quantization, "threads": 1, "float_modules": ["model.0"]}}
+    )
+    text = refresh_int8_sections(published, new, report, int8)
+    assert "| fp32 model.onnx | int8 model.int8.onnx |" in text
+    assert f"| Box mAP50 | {fmt(report.box.map50)} | {fmt(int8.box.map50)} |" in text
+    assert "not shipped" not in text
+    assert (
+        "- `model.int8.onnx`: the same model statically quantized to int8, modules model.0 kept in " in text
+    )
+    assert "1.6x the fp32 session speed at 1 threads" in text
+    assert "- a hand-kept line stays" in text
+    assert text.count("| Metric (95 % bootstrap interval)") == 1
+    assert [line for line in text.splitlines() if "Intended use" in line] == [
+        line for line in published.splitlines() if "Intended use" in line
+    ]

@@ -103,8 +103,8 @@ def test_publish_refuses_an_old_eval_json_naming_both_formats(evaluated_model, t
         publish_model_card(folder, old)
 
 
-def _with_int8(folder: Path, tmp_path: Path, int8_map50_drop: float) -> Path:
-    """Give the folder an 'int8' file named in the card and a test eval of it with mAP50 lowered."""
+def _with_int8(folder: Path, tmp_path: Path, int8_map50_drop: float, int8_auroc_drop: float = 0.0) -> Path:
+    """Give the folder an 'int8' file named in the card and a test eval of it with mAP50 and AUROC lowered."""
     int8 = folder / "model.int8.onnx"
     shutil.copyfile(folder / "model.onnx", int8)
     int8.write_bytes(int8.read_bytes() + b"\0")  # another sha256
@@ -116,25 +116,32 @@ def _with_int8(folder: Path, tmp_path: Path, int8_map50_drop: float) -> Path:
     )
     result = read_eval_report(folder / "eval-test" / "eval.json")
     lowered = result.box.map50.model_copy(update={"value": result.box.map50.value - int8_map50_drop})
+    auroc = result.image.auroc.model_copy(update={"value": result.image.auroc.value - int8_auroc_drop})
     int8_result = result.model_copy(
         update={
             "model": result.model.model_copy(update={"sha256": digest}),
             "box": result.box.model_copy(update={"map50": lowered}),
+            "image": result.image.model_copy(update={"auroc": auroc}),
         }
     )
     return write_eval_report(int8_result, tmp_path / "int8-eval.json")
 
 
-@pytest.mark.parametrize(("drop", "kept"), [(0.0, True), (0.05, False)])
-def test_int8_is_kept_only_when_it_keeps_map50(evaluated_model, tmp_path, drop, kept):
+@pytest.mark.parametrize(
+    ("map50_drop", "auroc_drop", "kept"), [(0.0, 0.0, True), (0.05, 0.0, False), (0.0, 0.02, False)]
+)
+def test_int8_is_kept_only_when_it_keeps_map50_and_auroc(
+    evaluated_model, tmp_path, map50_drop, auroc_drop, kept
+):
     folder = tmp_path / "model"
     shutil.copytree(evaluated_model, folder)
-    int8_eval = _with_int8(folder, tmp_path, drop)
+    int8_eval = _with_int8(folder, tmp_path, map50_drop, auroc_drop)
     published = publish_model_card(folder, folder / "eval-test" / "eval.json", int8_test_eval=int8_eval)
     assert published.card.quantization["shipped"] is kept
     assert (folder / "model.int8.onnx").exists() is kept
     assert ("not shipped" in published.markdown_path.read_text(encoding="utf-8")) is not kept
     assert "test_int8" in published.card.metrics
+    assert "image AUROC" in published.card.quantization["decision"]
 
 
 def test_model_card_command_with_references_from_a_file(evaluated_model, tmp_path):

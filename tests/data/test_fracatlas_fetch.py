@@ -34,7 +34,10 @@ def test_fetch_downloads_checks_and_lays_out(release, tmp_path):
     assert "size and md5 match the figshare record" in said and "train 4 (2 fractured)" in said
     assert {p.name: p.parent.name for p in (out / "images").glob("*/*.jpg")} == EXPECTED_SPLIT
     record = json.loads((out / "fracatlas.json").read_text())
-    assert record["source"]["md5"] and record["source"]["record"] == "https://doi.org/10.6084/m9.figshare.22363012"
+    assert (
+        record["source"]["md5"]
+        and record["source"]["record"] == "https://doi.org/10.6084/m9.figshare.22363012"
+    )
     assert (out / ".download" / "FracAtlas.zip").read_bytes() == release.read_bytes()
 
 
@@ -52,8 +55,18 @@ def test_offline_fetch_says_it_needs_the_network_and_where_a_manual_download_goe
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     proc = subprocess.run(
-        [sys.executable, "-m", "bonefrac", "data", "fetch", "fracatlas", "--out", str(tmp_path / "fa"),
-         "--figshare-api", f"http://127.0.0.1:{port}/v2"],
+        [
+            sys.executable,
+            "-m",
+            "bonefrac",
+            "data",
+            "fetch",
+            "fracatlas",
+            "--out",
+            str(tmp_path / "fa"),
+            "--figshare-api",
+            f"http://127.0.0.1:{port}/v2",
+        ],
         env={**os.environ, "PYTHONPATH": str(REPO / "src")},
         capture_output=True,
         text=True,

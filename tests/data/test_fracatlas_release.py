@@ -73,8 +73,14 @@ def test_another_archive_is_refused_with_what_is_missing(tmp_path):
 
 
 @pytest.mark.parametrize(
-    ("image", "split"), [("IMG0000000.jpg", "train"), ("IMG0003295.jpg", "train"), ("IMG0003296.jpg", "test"),
-                         ("IMG0003722.jpg", "test"), ("IMG0003723.jpg", "val")]
+    ("image", "split"),
+    [
+        ("IMG0000000.jpg", "train"),
+        ("IMG0003295.jpg", "train"),
+        ("IMG0003296.jpg", "test"),
+        ("IMG0003722.jpg", "test"),
+        ("IMG0003723.jpg", "val"),
+    ],
 )
 def test_id_ranges(image, split):
     assert split_by_id(image) == split

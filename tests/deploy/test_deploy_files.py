@@ -144,6 +144,7 @@ def test_the_proxy_limits_are_the_service_defaults() -> None:
     defaults = ServeSettings()
     proxy = yaml.safe_load((DEPLOY / "compose.yaml").read_text())["services"]["proxy"]["environment"]
     assert proxy["BONEFRAC_UPSTREAM"] == "api:8000"
+
     def overridable(name: str, value: float) -> str:
         return "${" + f"{name}:-{value:.15g}" + "}"
 

@@ -16,7 +16,6 @@ MODEL_DIR = Path(__file__).resolve().parents[2] / "deploy" / "model"
 WEIGHTS_LIMIT_MB = 30.0
 
 
-
 @pytest.fixture(scope="module")
 def card():
     return read_model_card(MODEL_DIR / "model_card.json")
@@ -122,3 +121,38 @@ def test_card_carries_both_tiers_and_the_classifier(card):
     assert card.classifier is not None and (MODEL_DIR / card.classifier.file).is_file()
     text = (MODEL_DIR / "MODEL_CARD.md").read_text(encoding="utf-8")
     assert "ImageNet" in text and "COCO" in text  # both pretrained starts are credited
+
+
+def test_shipped_int8_keeps_the_accuracy_the_card_reports(card):
+    """The int8 copy ships only with its own test numbers within 0.01 of fp32 (box mAP50, image AUROC)."""
+    if not card.quantization or not card.quantization.get("shipped"):
+        pytest.skip("this model ships no int8 copy")
+    fp32, int8 = card.metrics["test"], card.metrics["test_int8"]
+    assert int8["images"] == fp32["images"]
+    assert fp32["map50"]["value"] - int8["map50"]["value"] <= 0.01
+    assert fp32["auroc"]["value"] - int8["auroc"]["value"] <= 0.01
+    assert card.quantization["float_modules"]  # the sensitive modules stay in float
+    assert (
+        f"| Box mAP50 | {fmt(fp32['map50'])} | {fmt(int8['map50'])} |"
+        in (MODEL_DIR / "MODEL_CARD.md").read_text()
+    )
+
+
+def test_service_preferring_int8_serves_the_shipped_copy(card, tmp_path):
+    """BONEFRAC_PREFER_INT8 (the API image's setting) loads model.int8.onnx; /v1/model names it."""
+    from fastapi.testclient import TestClient
+
+    from bonefrac.serve.app import create_app
+    from bonefrac.serve.settings import ServeSettings
+
+    if not card.quantization or not card.quantization.get("shipped"):
+        pytest.skip("this model ships no int8 copy")
+    settings = ServeSettings(
+        model_path=MODEL_DIR / "model.onnx", prefer_int8=True, audit_db_url=f"sqlite:///{tmp_path}/a.db"
+    )
+    app = create_app(settings)
+    with TestClient(app) as client:
+        assert app.state.service.wait_ready(60), app.state.service.load_error
+        described = client.get("/v1/model").json()
+    assert described["sha256"] == card.quantization["sha256"] == file_sha256(MODEL_DIR / "model.int8.onnx")
+    assert described["sha256"] != card.weights_sha256

@@ -128,7 +128,6 @@ def test_evaluate_pt_end_to_end(tiny_pt_weights, synthetic_dataset, tmp_path):
     assert (tmp_path / "cmp" / "compare.csv").read_text().count("\n") == 3
 
 
-
 def _flat(output):
     return " ".join(output.split())  # rich wraps long lines
 

@@ -9,9 +9,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from bonefrac.card.record import CARD_FILENAME, ModelCard, OperatingPoint, read_model_card, write_model_card
+from bonefrac.card.record import (
+    CARD_FILENAME,
+    INT8_FILENAME,
+    ModelCard,
+    OperatingPoint,
+    read_model_card,
+    write_model_card,
+)
 from bonefrac.errors import ExportError, ModelError
-from bonefrac.export.onnx import INT8_FILENAME, MODEL_FILENAME, export_onnx
+from bonefrac.export.onnx import MODEL_FILENAME, export_onnx
 from bonefrac.export.parity import check_parity, ultralytics_predict
 from bonefrac.export.samples import synthetic_samples
 from bonefrac.hashing import file_sha256
@@ -64,6 +71,7 @@ def test_export_int8_measured_in_card(exported):
     assert exported.int8_path is not None and exported.int8_path.name == INT8_FILENAME
     quant = exported.card.quantization
     assert quant["sha256"] == file_sha256(exported.int8_path)
+    assert quant["score_change"]["all"] >= 0 and isinstance(quant["float_modules"], list)
     assert quant["speedup"] > 0 and quant["fp32_session_ms"] > 0
     assert [a["conf"] for a in quant["agreement"]] == [0.25, 0.01]
     assert all(0.0 <= a["box_agreement"] <= 1.0 for a in quant["agreement"])

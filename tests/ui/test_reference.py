@@ -177,6 +177,7 @@ def test_a_broken_structured_report_is_refused_with_its_name():
     from bonefrac.dicom_out.series import ResultSeries
 
     report = structured_report(synthetic_dx(seed=44, size=128), image_result(128, 128), ResultSeries())
+
     def scoords(items):
         for item in items:
             if item.get("ValueType") == "SCOORD":

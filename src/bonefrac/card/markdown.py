@@ -160,19 +160,48 @@ def _what_it_is_lines(card: ModelCard, classifier: ClassifierCard | None) -> lis
             "detector's highest box confidence into the image score."
         )
     lines.append(f"- Intended use: {card.intended_use}")
+    return lines + _int8_lines(card)
+
+
+def _int8_lines(card: ModelCard) -> list[str]:
     q = card.quantization or {}
+    kept_float = q.get("float_modules")
+    mixed = f", modules {', '.join(kept_float)} kept in float" if kept_float else ""
     if q.get("shipped") is False:
-        lines.append(
-            f"- An int8 variant (static QDQ, {q.get('speedup')}x the fp32 session speed at "
+        return [
+            f"- An int8 variant (static QDQ{mixed}, {q.get('speedup')}x the fp32 session speed at "
             f"{q.get('threads')} threads) was measured and **not shipped**: {q.get('decision')}."
-        )
-    elif q:
-        lines.append(
-            f"- `model.int8.onnx`: the same model statically quantized to int8 (sha256 `{q.get('sha256')}`), "
-            f"{q.get('speedup')}x the fp32 session speed at {q.get('threads')} threads on the machine that "
-            "exported it" + (f"; {q['decision']}" if q.get("decision") else "") + "."
-        )
-    return lines
+        ]
+    if q:
+        return [
+            f"- `model.int8.onnx`: the same model statically quantized to int8{mixed} (sha256 "
+            f"`{q.get('sha256')}`), {q.get('speedup')}x the fp32 session speed at {q.get('threads')} threads "
+            "on the machine that quantized it" + (f"; {q['decision']}" if q.get("decision") else "") + "."
+        ]
+    return []
+
+
+INT8_LINE_STARTS = ("- An int8 variant", "- `model.int8.onnx`")
+TABLE_START = "| Metric (95 % bootstrap interval)"
+
+
+def refresh_int8_sections(markdown: str, card: ModelCard, test: EvalReport, int8: EvalReport) -> str:
+    """MODEL_CARD.md with only its int8 parts rendered anew (the int8 line under "What it is" and the test
+    table), for a model quantized after its card was published; ValueError when the file lacks them."""
+    lines = markdown.splitlines()
+    starts = [i for i, line in enumerate(lines) if line.startswith(TABLE_START)]
+    if len(starts) != 1:
+        raise ValueError(f"expected one results table starting {TABLE_START!r}, found {len(starts)}")
+    end = next((i for i in range(starts[0], len(lines)) if not lines[i].strip()), len(lines))
+    table = _metrics_table(test, int8, (card.quantization or {}).get("shipped") is not False)
+    lines[starts[0] : end] = table
+    old = [i for i, line in enumerate(lines) if line.startswith(INT8_LINE_STARTS)]
+    if old:
+        lines[old[0] : old[0] + 1] = _int8_lines(card)
+    else:
+        intended = next(i for i, line in enumerate(lines) if line.startswith("- Intended use:"))
+        lines[intended + 1 : intended + 1] = _int8_lines(card)
+    return "\n".join(lines) + "\n"
 
 
 def _classifier_lines(classifier: ClassifierCard, training: ClassifierTraining | None) -> list[str]:

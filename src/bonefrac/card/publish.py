@@ -16,6 +16,7 @@ from bonefrac.card.limitations import derive_limitations
 from bonefrac.card.markdown import FRACATLAS_CREDIT, render_model_card
 from bonefrac.card.record import (
     CARD_FILENAME,
+    INT8_FILENAME,
     MARKDOWN_FILENAME,
     ModelCard,
     read_model_card,
@@ -131,17 +132,26 @@ def _card_classifier(card: ModelCard, model_dir: Path) -> ClassifierCard | None:
     return classifier
 
 
+def int8_keeps_accuracy(test: EvalReport, int8: EvalReport, max_drop: float) -> tuple[bool, str]:
+    """Whether int8 keeps its accuracy: box mAP50 and image AUROC each at most `max_drop` below fp32's on
+    the same split; with the sentence that says so."""
+    fp32_map, int8_map = test.box.map50.value or 0.0, int8.box.map50.value or 0.0
+    fp32_auroc, int8_auroc = test.image.auroc.value or 0.0, int8.image.auroc.value or 0.0
+    kept = fp32_map - int8_map <= max_drop and fp32_auroc - int8_auroc <= max_drop
+    split = test.data.split
+    return kept, (
+        f"{split} mAP50 {int8_map:.3f} against {fp32_map:.3f} for fp32, image AUROC {int8_auroc:.3f} against "
+        f"{fp32_auroc:.3f} (allowed drop {max_drop:.3f} on each)"
+    )
+
+
 def _int8_decision(
     card: ModelCard, model_dir: Path, test: EvalReport, int8: EvalReport, max_map50_drop: float
 ) -> dict:
-    """The card's quantization entry with the shipping decision; removes an int8 file that lost mAP50."""
-    fp32_map, int8_map = test.box.map50.value or 0.0, int8.box.map50.value or 0.0
-    kept = fp32_map - int8_map <= max_map50_drop
-    decision = (
-        f"test mAP50 {int8_map:.3f} against {fp32_map:.3f} for fp32 (allowed drop {max_map50_drop:.3f})"
-    )
+    """The card's quantization entry with the shipping decision; removes an int8 file that lost accuracy."""
+    kept, decision = int8_keeps_accuracy(test, int8, max_map50_drop)
     quantization = {**(card.quantization or {}), "shipped": kept, "decision": decision}
-    int8_file = model_dir / str(quantization.get("file") or "model.int8.onnx")
+    int8_file = model_dir / str(quantization.get("file") or INT8_FILENAME)
     if not kept and int8_file.exists():
         int8_file.unlink()
     return quantization

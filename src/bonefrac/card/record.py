@@ -16,6 +16,7 @@ from bonefrac.errors import ModelError
 
 CARD_FILENAME = "model_card.json"
 MARKDOWN_FILENAME = "MODEL_CARD.md"  # the readable card beside it (`bonefrac model-card` writes it)
+INT8_FILENAME = "model.int8.onnx"  # the detector's int8 copy beside model.onnx (`bonefrac quantize`)
 DEFAULT_INTENDED_USE = "Research and demonstration only. Not a medical device; not for clinical decisions."
 
 

@@ -117,11 +117,12 @@ def _bench_engines(
 
 def _speed_only_int8(fp32: Path, size: int, folder: Path) -> Path:
     """An int8 copy calibrated on synthetic images: right for timing, not for accuracy."""
+    from bonefrac.card.record import INT8_FILENAME
     from bonefrac.export.quantize import quantize_int8
     from bonefrac.export.samples import synthetic_samples
 
     folder.mkdir(parents=True, exist_ok=True)
-    return quantize_int8(fp32, folder / "model.int8.onnx", [i for _, i in synthetic_samples(8)], size)
+    return quantize_int8(fp32, folder / INT8_FILENAME, [i for _, i in synthetic_samples(8)], size)
 
 
 def engine_table(rows: list, note: str) -> Table:  # list[EngineRow]; typed loosely to keep imports lazy

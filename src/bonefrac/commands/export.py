@@ -19,8 +19,9 @@ def export(
     int8: bool = typer.Option(
         False,
         "--int8",
-        help="Also write model.int8.onnx (static QDQ) and measure it; calibrated on 64 train images when "
-        "--parity-data is a data.yaml, else on the parity images.",
+        help="Also write model.int8.onnx (static QDQ, the modules most sensitive on the parity images kept in "
+        "float) and measure it; calibrated on 64 train images when --parity-data is a data.yaml, else on the "
+        "parity images. `bonefrac quantize` then decides on a test split whether it keeps its accuracy.",
     ),
     parity_data: Path | None = typer.Option(
         None,
@@ -65,6 +66,52 @@ def export(
         )
 
 
+def quantize(
+    model: Path = typer.Option(
+        Path("deploy/model/model.onnx"),
+        "--model",
+        help="An exported detector with model_card.json beside it.",
+    ),
+    data: Path = typer.Option(
+        ..., "--data", help="data.yaml: train calibrates, val probes, --split decides."
+    ),
+    split: str = typer.Option("test", "--split", help="Split on which int8 must keep fp32's accuracy."),
+    calibration_count: int = typer.Option(
+        300, "--calibration-count", min=1, help="Train images to calibrate on."
+    ),
+    max_drop: float = typer.Option(
+        0.01, "--max-drop", min=0.0, help="Largest drop of box mAP50 and of image AUROC int8 may have."
+    ),
+    bootstrap: int = typer.Option(1000, "--bootstrap", min=0, help="Bootstrap resamples for the intervals."),
+    eval_out: Path | None = typer.Option(
+        None, "--eval-out", help="Keep both evaluations (eval.json, report.html) in OUT/fp32 and OUT/int8."
+    ),
+) -> None:
+    """Write model.int8.onnx beside an exported detector, with its most sensitive modules in float, and keep
+    it only when its box mAP50 and image AUROC stay within --max-drop of fp32's (the card records why)."""
+    from bonefrac.export.int8_release import release_int8
+
+    release = release_int8(
+        model,
+        data,
+        calibration_count=calibration_count,
+        split=split,
+        max_drop=max_drop,
+        bootstrap=bootstrap,
+        eval_dir=eval_out,
+    )
+    q = release.quantization
+    kept_float = ", ".join(release.mixed.float_modules) or "none"
+    console.print(
+        f"modules kept in float: {kept_float}; {q['speedup']}x session speed at {q['threads']} threads"
+    )
+    if release.kept:
+        console.print(f"wrote {release.int8_path}: keeps its accuracy ({release.decision})")
+    else:
+        console.print(f"[yellow]not kept:[/] {release.decision}; model.int8.onnx removed")
+
+
 def register(app: typer.Typer) -> None:
-    """Add `export` to the root app."""
+    """Add `export` and `quantize` to the root app."""
     app.command("export")(export)
+    app.command("quantize")(quantize)

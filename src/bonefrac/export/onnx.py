@@ -19,7 +19,14 @@ from pathlib import Path
 from typing import Any
 
 from bonefrac import __version__
-from bonefrac.card.record import CARD_FILENAME, ModelCard, card_path_for, read_model_card, write_model_card
+from bonefrac.card.record import (
+    CARD_FILENAME,
+    INT8_FILENAME,
+    ModelCard,
+    card_path_for,
+    read_model_card,
+    write_model_card,
+)
 from bonefrac.errors import ExportError, ModelError
 from bonefrac.export.parity import PARITY_CONF, ParityReport, check_parity
 from bonefrac.export.samples import DEFAULT_COUNT, calibration_samples, load_samples
@@ -28,7 +35,6 @@ from bonefrac.hashing import file_sha256
 logger = logging.getLogger(__name__)
 
 MODEL_FILENAME = "model.onnx"
-INT8_FILENAME = "model.int8.onnx"
 FRACATLAS_CREDIT = (
     "FracAtlas (Abedeen et al., 2023, Scientific Data 10:521, doi:10.1038/s41597-023-02432-4), CC BY 4.0"
 )
@@ -189,13 +195,16 @@ def export_onnx(
         card = build_card(model, weights, staged_onnx, imgsz, parity, file_sha256(weights))
         int8_staged = None
         if int8:
-            from bonefrac.export.quantize import measure_int8, quantize_int8
+            from bonefrac.export.quantize import measure_int8, quantize_mixed_int8
 
             calibration = [image for _, image in calibration_samples(parity_images, samples)]
-            int8_staged = quantize_int8(staged_onnx, Path(tmp) / INT8_FILENAME, calibration, imgsz)
+            probes = [image for _, image in samples]
+            mixed = quantize_mixed_int8(staged_onnx, Path(tmp) / INT8_FILENAME, calibration, probes, imgsz)
+            int8_staged = mixed.path
             write_model_card(card, Path(tmp) / CARD_FILENAME)  # so the int8 Predictor finds a card
             report = measure_int8(staged_onnx, int8_staged, samples, conf=card.operating_point.threshold)
-            card = card.model_copy(update={"quantization": {**report, "sha256": file_sha256(int8_staged)}})
+            quantization = {**report, **mixed.summary(), "sha256": file_sha256(int8_staged)}
+            card = card.model_copy(update={"quantization": quantization})
         onnx_path = Path(shutil.move(staged_onnx, out_dir / MODEL_FILENAME))
         int8_path = Path(shutil.move(int8_staged, out_dir / INT8_FILENAME)) if int8_staged else None
     if not int8 and (out_dir / INT8_FILENAME).exists():

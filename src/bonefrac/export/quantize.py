@@ -14,6 +14,7 @@ import logging
 import tempfile
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -124,6 +125,72 @@ def module_nodes(model_path: Path, modules: Sequence[str]) -> list[str]:
     return found
 
 
+SENSITIVE_SHARE = 0.25
+SENSITIVITY_CALIBRATION = 32
+
+
+@dataclass(frozen=True)
+class ModuleSensitivity:
+    """How much rounding one module to int8 moves the model's answers: the mean change of each probe image's
+    highest class score, with only this module quantized (`module` "all": every module at once)."""
+
+    module: str
+    score_change: float
+
+
+def _top_scores(model_path: Path, tensors: Sequence[np.ndarray]) -> np.ndarray:
+    """Each probe's highest class score straight from the graph's first output (N, 4 + classes, anchors)."""
+    import onnxruntime as ort
+
+    session = ort.InferenceSession(str(model_path), providers=["CPUExecutionProvider"])
+    name = session.get_inputs()[0].name
+    return np.array([float(session.run(None, {name: t})[0][0, 4:].max()) for t in tensors])
+
+
+def module_sensitivity(
+    model_path: Path, calibration: Sequence[Radiograph], probes: Sequence[Radiograph], size: int
+) -> list[ModuleSensitivity]:
+    """Quantize one module at a time (the others and the decode in float) and measure how far the probes'
+    highest scores move from float32; first the whole model quantized ("all"), then the modules, most
+    sensitive first. Calibrates on at most SENSITIVITY_CALIBRATION images: a ranking needs no more."""
+    import onnx
+
+    graph = onnx.load(str(model_path), load_external_data=False).graph
+    names = [node.name for node in graph.node]
+    modules = list(dict.fromkeys(n.split("/")[1] for n in names if n.count("/") >= 2))
+    if not modules:
+        raise ExportError(f"{model_path.name} has no module paths in its node names; name --float-modules")
+    tensors = [preprocess(p.pixels, size, grey=is_grey_source(p.metadata))[0] for p in probes]
+    reference = _top_scores(model_path, tensors)
+    calibration = list(calibration)[:SENSITIVITY_CALIBRATION]
+    decode = set(float_head_nodes(model_path))
+    measured = []
+    with tempfile.TemporaryDirectory(prefix="bonefrac-sensitivity-") as tmp:
+        for module in ["all", *modules]:
+            others = set() if module == "all" else {n for n in names if not n.startswith(f"/{module}/")}
+            if module != "all" and decode | others >= set(names):
+                continue  # nothing of this module is quantized (it is part of the decode)
+            path = Path(tmp) / "probe.int8.onnx"
+            _quantize(model_path, path, calibration, size, "minmax", sorted(decode | others))
+            change = float(np.abs(_top_scores(path, tensors) - reference).mean())
+            measured.append(ModuleSensitivity(module, change))
+    whole, parts = measured[0], measured[1:]
+    return [whole, *sorted(parts, key=lambda m: m.score_change, reverse=True)]
+
+
+def sensitive_modules(
+    sensitivities: Sequence[ModuleSensitivity], share: float = SENSITIVE_SHARE
+) -> list[str]:
+    """The modules that alone move the scores by at least `share` of what quantizing everything does: the
+    ones to keep in float."""
+    whole = next(m for m in sensitivities if m.module == "all")
+    return [
+        m.module
+        for m in sensitivities
+        if m.module != "all" and whole.score_change > 0 and m.score_change >= share * whole.score_change
+    ]
+
+
 def quantize_int8(
     model_path: Path,
     out_path: Path,
@@ -138,22 +205,13 @@ def quantize_int8(
     activation ranges are taken from them (minmax, percentile: the 99.999th, or entropy). The decode is
     always kept in float; `whole_head` keeps the whole detect head (its branches too) in float, and
     `float_modules` the named modules (the most sensitive ones, from `module_sensitivity`)."""
-    import onnxruntime as ort
-    from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
-    from onnxruntime.quantization.shape_inference import quant_pre_process
-
     if not calibration:
         raise ExportError("int8 quantization needs calibration images; none were given")
     if method not in CALIBRATION_METHODS:
         accepted = ", ".join(CALIBRATION_METHODS)
         raise ExportError(f"unknown calibration method {method!r}; accepted: {accepted}")
-    calibrate_method = {
-        "minmax": CalibrationMethod.MinMax,
-        "percentile": CalibrationMethod.Percentile,
-        "entropy": CalibrationMethod.Entropy,
-    }[method]
-    session = ort.InferenceSession(str(model_path), providers=["CPUExecutionProvider"])
-    input_name = session.get_inputs()[0].name
+    from onnxruntime.quantization.shape_inference import quant_pre_process
+
     with tempfile.TemporaryDirectory() as tmp:
         prepared = Path(tmp) / "prepared.onnx"
         try:
@@ -161,25 +219,81 @@ def quantize_int8(
         except Exception as exc:  # pre-processing is an optimisation; quantize the raw graph without it
             logger.warning("quantization pre-processing failed (%s); quantizing the graph as exported", exc)
             prepared = model_path
-        try:
-            quantize_static(
-                str(prepared),
-                str(out_path),
-                _CalibrationReader(input_name, calibration, size),
-                quant_format=QuantFormat.QDQ,
-                per_channel=True,
-                activation_type=QuantType.QUInt8,
-                weight_type=QuantType.QInt8,
-                calibrate_method=calibrate_method,
-                nodes_to_exclude=sorted(
-                    set(float_head_nodes(prepared))
-                    | set(detect_module_nodes(prepared) if whole_head else ())
-                    | set(module_nodes(prepared, float_modules))
-                ),
-            )
-        except Exception as exc:
-            raise ExportError(f"int8 quantization of {model_path} failed: {exc}") from exc
+        excluded = (
+            set(float_head_nodes(prepared))
+            | set(detect_module_nodes(prepared) if whole_head else ())
+            | set(module_nodes(prepared, float_modules))
+        )
+        _quantize(prepared, out_path, calibration, size, method, sorted(excluded))
     return out_path
+
+
+def _quantize(
+    model_path: Path,
+    out_path: Path,
+    calibration: Sequence[Radiograph],
+    size: int,
+    method: str,
+    float_nodes: Sequence[str],
+) -> None:
+    """onnxruntime static QDQ: per-channel int8 weights, uint8 activations, `float_nodes` left in float."""
+    import onnxruntime as ort
+    from onnxruntime.quantization import CalibrationMethod, QuantFormat, QuantType, quantize_static
+
+    calibrate_method = {
+        "minmax": CalibrationMethod.MinMax,
+        "percentile": CalibrationMethod.Percentile,
+        "entropy": CalibrationMethod.Entropy,
+    }[method]
+    session = ort.InferenceSession(str(model_path), providers=["CPUExecutionProvider"])
+    input_name = session.get_inputs()[0].name
+    try:
+        quantize_static(
+            str(model_path),
+            str(out_path),
+            _CalibrationReader(input_name, calibration, size),
+            quant_format=QuantFormat.QDQ,
+            per_channel=True,
+            activation_type=QuantType.QUInt8,
+            weight_type=QuantType.QInt8,
+            calibrate_method=calibrate_method,
+            nodes_to_exclude=list(float_nodes),
+        )
+    except Exception as exc:
+        raise ExportError(f"int8 quantization of {model_path} failed: {exc}") from exc
+
+
+@dataclass(frozen=True)
+class MixedInt8:
+    """An int8 copy with its most sensitive modules in float, and the measurements that chose them."""
+
+    path: Path
+    float_modules: tuple[str, ...]
+    sensitivities: tuple[ModuleSensitivity, ...]
+
+    def summary(self) -> dict[str, Any]:
+        """For the card's `quantization` entry."""
+        return {
+            "float_modules": list(self.float_modules),
+            "sensitivity_share": SENSITIVE_SHARE,
+            "score_change": {m.module: round(m.score_change, 6) for m in self.sensitivities},
+        }
+
+
+def quantize_mixed_int8(
+    model_path: Path,
+    out_path: Path,
+    calibration: Sequence[Radiograph],
+    probes: Sequence[Radiograph],
+    size: int,
+) -> MixedInt8:
+    """int8 with the modules whose rounding alone moves the probes' scores most kept in float (with the
+    decode): per-module sensitivity on `probes`, then static QDQ on all of `calibration`."""
+    sensitivities = module_sensitivity(model_path, calibration, probes, size)
+    keep = tuple(sensitive_modules(sensitivities))
+    logger.info("int8: keeping %s in float", ", ".join(keep) or "no module")
+    quantize_int8(model_path, out_path, calibration, size, float_modules=keep)
+    return MixedInt8(out_path, keep, tuple(sensitivities))
 
 
 def _time_sessions(predictors: Sequence[Any], tensor: np.ndarray, repeats: int) -> list[float]:

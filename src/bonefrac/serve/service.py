@@ -16,6 +16,7 @@ from bonefrac.imaging.header import declared_pixels
 from bonefrac.imaging.jpeg_integrity import check_jpeg_intact
 from bonefrac.imaging.sniff import sniff_format
 from bonefrac.infer.analysis import Classifier, Detector, FractureAnalyser
+from bonefrac.infer.int8_choice import detector_file
 from bonefrac.infer.result_schema import ImageResult, image_result
 from bonefrac.serve.audit import AuditLog
 from bonefrac.serve.engine import load_analyser, warm_up
@@ -107,8 +108,10 @@ class Service:
 
     def _load(self) -> None:
         try:
+            detector_path, why = detector_file(self.settings.model_path, self.settings.prefer_int8)
+            logger.info("detector file chosen", extra={"model_path": str(detector_path), "reason": why})
             analyser = load_analyser(
-                self.settings.model_path,
+                detector_path,
                 self.settings.inference_threads,
                 self._engine,
                 self._classifier,

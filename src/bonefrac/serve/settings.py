@@ -78,6 +78,11 @@ class ServeSettings(BaseSettings):
         description="What runs the ONNX models: onnxruntime, openvino (float32) or openvino-bf16 (bfloat16 "
         "where the CPU has it); both OpenVINO ones need the openvino extra.",
     )
+    prefer_int8: bool = Field(
+        False,
+        description="Serve the int8 copy of the detector (model.int8.onnx beside the model) when the model "
+        "card ships it (it kept its accuracy); otherwise the model itself.",
+    )
     max_concurrent: int = Field(2, ge=1, le=256, description="Inferences running at once.")
     queue_length: int = Field(16, ge=0, le=10_000, description="Requests waiting for a slot; beyond: 503.")
     request_timeout_s: float = Field(
