@@ -62,7 +62,7 @@ def predict(
         None,
         "--cluster",
         help="Run on Ray: 'ray' starts a local Ray cluster, 'ray://HOST:PORT' joins one; results as Parquet "
-        "in OUT/results, resumable (needs the ray extra).",
+        "in OUT/results, resumable; takes s3:// sources (needs the ray extra).",
     ),
     workers: int = typer.Option(1, "--workers", min=1, help="With --cluster: actors, one analyser each."),
 ) -> None:
