@@ -1,10 +1,11 @@
-"""`predict --cluster ray` on s3:// sources: a real S3 server (moto); one local 2-CPU Ray cluster in all."""
+"""`predict --cluster ray` on s3:// sources against a real S3 server (moto): one run, then a CLI rerun."""
 
 from __future__ import annotations
 
 import io
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -17,6 +18,7 @@ from s3_objects import point_at, put_objects
 from bonefrac.export.samples import synthetic_samples
 from bonefrac.infer.analysis import FractureAnalyser
 from bonefrac.infer.batch import collect_inputs, predict_files
+from bonefrac.infer.object_store import ObjectInput
 from bonefrac.infer.ray_batch import (
     RESULTS_FOLDER,
     RayJob,
@@ -33,6 +35,7 @@ SHIPPED = REPO_ROOT / "deploy" / "model" / "model.onnx"
 BUCKET = "ray-archive"
 PREFIX = f"s3://{BUCKET}/wrist/"
 BROKEN = "wrist/sub/broken.png"
+GONE = f"s3://{BUCKET}/wrist/gone.png"  # listed once, deleted before the run: unreadable
 CORRUPT = b"\x89PNG\r\n\x1a\n and then no image"
 
 
@@ -81,25 +84,27 @@ def plain_documents(
 
 @pytest.fixture(scope="module")
 def scored(archive: list[str], tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, RayRun]:
-    """The one Ray run of the module: the prefix on a local cluster, 1 worker, 2 CPUs."""
+    """The module's Ray run: the prefix and an object gone missing; a local cluster, 1 worker, 2 CPUs."""
     out = tmp_path_factory.mktemp("scored")
     job = RayJob(SHIPPED, out, workers=1, local_cpus=2, batch_size=2)
-    return out, predict_on_ray(collect_sources([PREFIX]), job)
+    return out, predict_on_ray([*collect_sources([PREFIX]), ObjectInput(GONE, "gone")], job)
 
 
 def test_each_object_gets_a_row_named_by_its_uri(archive, scored):
     out, run = scored
-    assert (run.total, run.skipped, run.done) == (len(archive), 0, len(archive))
+    assert (run.total, run.skipped, run.done) == (len(archive) + 1, 0, len(archive) + 1)
     rows = read_results(out)
-    assert sorted(row["file_name"] for row in rows) == archive
-    assert run.failed == [(f"s3://{BUCKET}/{BROKEN}", run.failed[0][1])]
+    assert sorted(row["file_name"] for row in rows) == sorted([*archive, GONE])
+    assert sorted(name for name, _ in run.failed) == sorted([f"s3://{BUCKET}/{BROKEN}", GONE])
 
 
-def test_a_corrupt_object_is_a_failed_row_with_the_reason(scored):
+def test_corrupt_and_unreadable_objects_are_failed_rows_with_the_reason(scored):
     out, _ = scored
-    (row,) = [r for r in read_results(out) if r["status"] != "ok"]
-    assert row["file_name"] == f"s3://{BUCKET}/{BROKEN}" and row["status"] == "failed"
-    assert row["error"].startswith(f"s3://{BUCKET}/{BROKEN}: ") and row["result_json"] is None
+    failed = {r["file_name"]: r for r in read_results(out) if r["status"] != "ok"}
+    assert sorted(failed) == sorted([f"s3://{BUCKET}/{BROKEN}", GONE])
+    assert all(row["status"] == "failed" and row["result_json"] is None for row in failed.values())
+    assert failed[f"s3://{BUCKET}/{BROKEN}"]["error"].startswith(f"s3://{BUCKET}/{BROKEN}: ")
+    assert "wrist/gone.png" in failed[GONE]["error"]
 
 
 def test_each_document_is_the_plain_commands_for_the_same_image(scored, plain_documents):
@@ -115,20 +120,36 @@ def test_each_document_is_the_plain_commands_for_the_same_image(scored, plain_do
         assert Path(row["image_path"]).is_file() and Path(row["image_path"]).stem == row["output_stem"]
 
 
-def test_a_rerun_skips_every_object_already_in_the_results(archive, scored, aws_environment):
-    out, _ = scored
-    before = sorted(p.name for p in (out / RESULTS_FOLDER).iterdir())
-    rerun = subprocess.run(
-        [sys.executable, "-m", "bonefrac", "predict", PREFIX, "--model", str(SHIPPED), "--out", str(out)]
+def predict_command(sources: list[str], out: Path) -> tuple[int, str]:
+    """`bonefrac predict SOURCES --cluster ray` as a user runs it: the exit code and what it printed."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "bonefrac", "predict", *sources, "--model", str(SHIPPED), "--out", str(out)]
         + ["--cluster", "ray", "--workers", "1"],
         env={**os.environ, "PYTHONPATH": str(REPO_ROOT / "src"), "RAY_USAGE_STATS_ENABLED": "0"},
         capture_output=True,
         text=True,
         timeout=240,
     )
-    said = " ".join(rerun.stdout.split())
-    assert rerun.returncode == 0, rerun.stdout + rerun.stderr
+    return proc.returncode, " ".join((proc.stdout + proc.stderr).split())
+
+
+def test_a_rerun_analyses_only_the_objects_not_in_the_results(
+    archive, scored, aws_environment, radiographs, s3_endpoint, tmp_path
+):
+    out = tmp_path / "scored"
+    shutil.copytree(scored[0], out)  # this module's other tests keep their results as they were
+    before = sorted(p.name for p in (out / RESULTS_FOLDER).iterdir())
+    code, said = predict_command([PREFIX], out)
+    assert code == 0, said
     assert f"{len(archive)} image(s) on a local Ray cluster" in said
     assert f"{len(archive)} of them objects at {aws_environment['AWS_ENDPOINT_URL']}" in said
     assert f"0 image(s) analysed now, {len(archive)} already in" in said
-    assert sorted(p.name for p in (out / RESULTS_FOLDER).iterdir()) == before
+    assert sorted(p.name for p in (out / RESULTS_FOLDER).iterdir()) == before, "nothing new written"
+
+    late = f"s3://{BUCKET}/late/arrived.png"
+    put_objects(s3_endpoint, BUCKET, {"late/arrived.png": next(iter(radiographs.values()))})
+    code, said = predict_command([PREFIX, f"s3://{BUCKET}/late/"], out)
+    assert code == 0, said
+    assert f"1 image(s) analysed now, {len(archive)} already in" in said
+    (row,) = [r for r in read_results(out) if r["file_name"] == late]
+    assert row["status"] == "ok" and json.loads(row["result_json"])["file_name"] == late
