@@ -14,7 +14,7 @@ from bonefrac.infer.engines import ENGINE_HELP
 
 if TYPE_CHECKING:
     from bonefrac.dicom_out.write import DicomOutput
-    from bonefrac.infer.batch import FileOutcome, InputFile
+    from bonefrac.infer.batch import FileOutcome
 
 console = Console()
 err_console = Console(stderr=True)
@@ -22,7 +22,9 @@ err_console = Console(stderr=True)
 
 def predict(
     paths: list[str] = typer.Argument(
-        ..., help="Image files, folders (searched recursively) or glob patterns."
+        ...,
+        help="Image files, folders (searched recursively) or glob patterns; with --cluster also "
+        "s3://BUCKET/PREFIX of an S3-compatible object store (AWS_ENDPOINT_URL, AWS_* credentials).",
     ),
     weights: Path | None = typer.Option(
         None,
@@ -60,7 +62,7 @@ def predict(
         None,
         "--cluster",
         help="Run on Ray: 'ray' starts a local Ray cluster, 'ray://HOST:PORT' joins one; results as Parquet "
-        "in OUT/results, resumable (needs the ray extra).",
+        "in OUT/results, resumable; takes s3:// sources (needs the ray extra).",
     ),
     workers: int = typer.Option(1, "--workers", min=1, help="With --cluster: actors, one analyser each."),
 ) -> None:
@@ -74,17 +76,24 @@ def predict(
     from bonefrac.infer.analysis import FractureAnalyser
     from bonefrac.infer.batch import SUMMARY_FILENAME, collect_inputs, predict_files
     from bonefrac.infer.engines import check_engine
+    from bonefrac.infer.object_store import is_object_uri
     from bonefrac.infer.tiers import CALLS, describe_points
     from bonefrac.paths import choose_model
 
     check_engine(engine)
     chosen = choose_model(weights)
-    items = collect_inputs(paths)
     if cluster is not None:
         if dicom_out is not None:
             raise ConfigError("--dicom-out is not available with --cluster; run it without --cluster")
-        _predict_on_cluster(items, chosen.path, out, cluster, workers, threads, engine, conf, iou, images)
+        _predict_on_cluster(paths, chosen.path, out, cluster, workers, threads, engine, conf, iou, images)
         return
+    objects = [p for p in paths if is_object_uri(p)]
+    if objects:
+        raise ConfigError(
+            f"{objects[0]}: object-store sources need --cluster ray (a local Ray cluster) or "
+            "--cluster ray://HOST:PORT; the plain command reads local files only"
+        )
+    items = collect_inputs(paths)
     dicom_output = None if dicom_out is None else _dicom_output(dicom_out, dicom_capture)
     analyser = FractureAnalyser.from_model(chosen.path, threads=threads, engine=engine)
     console.print(f"model file: {chosen.describe()}", highlight=False)
@@ -153,7 +162,7 @@ def predict(
 
 
 def _predict_on_cluster(
-    items: list[InputFile],
+    paths: list[str],
     model_path: Path,
     out: Path,
     cluster: str,
@@ -166,7 +175,14 @@ def _predict_on_cluster(
 ) -> None:
     """`predict --cluster`: the inputs on Ray, results in OUT/results/*.parquet; exit 1 when a file failed."""
     from bonefrac.errors import BonefracError
-    from bonefrac.infer.ray_batch import RESULTS_FOLDER, RayJob, parse_cluster, predict_on_ray
+    from bonefrac.infer.object_store import ObjectInput
+    from bonefrac.infer.ray_batch import (
+        RESULTS_FOLDER,
+        RayJob,
+        collect_sources,
+        parse_cluster,
+        predict_on_ray,
+    )
 
     parse_cluster(cluster)  # a bad address is refused before anything starts
     job = RayJob(
@@ -180,9 +196,12 @@ def _predict_on_cluster(
         iou=iou,
         save_images=images,
     )
+    items = collect_sources(paths, job.object_store)
     where = "a local Ray cluster" if cluster == "ray" else cluster
+    objects = sum(isinstance(item, ObjectInput) for item in items)
     console.print(
-        f"model file: {model_path}; {len(items)} image(s) on {where}, {workers} worker(s), engine {engine}",
+        f"model file: {model_path}; {len(items)} image(s) on {where}, {workers} worker(s), engine {engine}"
+        + (f"; {objects} of them objects at {job.object_store.describe()}" if objects else ""),
         highlight=False,
     )
     run = predict_on_ray(items, job)

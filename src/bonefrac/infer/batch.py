@@ -14,7 +14,7 @@ import json
 import logging
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -54,6 +54,11 @@ class InputFile:
 
     path: Path
     output_stem: str
+
+    @property
+    def source(self) -> str:
+        """The name results carry: the path as text."""
+        return str(self.path)
 
 
 @dataclass(frozen=True)
@@ -147,17 +152,22 @@ def collect_inputs(arguments: Sequence[str | Path]) -> list[InputFile]:
     return _with_unique_stems(unique)
 
 
-def _with_unique_stems(paths: Iterable[Path]) -> list[InputFile]:
+def _with_unique_stems(paths: Sequence[Path]) -> list[InputFile]:
+    return [InputFile(path, stem) for path, stem in zip(paths, unique_stems(paths), strict=True)]
+
+
+def unique_stems(names: Iterable[PurePath]) -> list[str]:
+    """One output stem per name, in order: the name's stem, then `_1`, `_2`... where it is taken already."""
     used: set[str] = set()
     out = []
-    for path in paths:
-        stem = path.stem or path.name
+    for name in names:
+        stem = name.stem or name.name
         candidate, n = stem, 1
         while candidate in used:
             candidate = f"{stem}_{n}"
             n += 1
         used.add(candidate)
-        out.append(InputFile(path, candidate))
+        out.append(candidate)
     return out
 
 
@@ -184,6 +194,29 @@ def analyse_file(
         size_bytes=path.stat().st_size,
         sha256=file_sha256(path),
         file_name=str(path),
+    )
+    return image, finding, result
+
+
+def analyse_bytes(
+    data: bytes, name: str, analyser: FractureAnalyser, *, conf: float | None, iou: float
+) -> tuple[Radiograph, ImageFinding, ImageResult]:
+    """`analyse_file` for a file's bytes read elsewhere (an object store): `name` becomes `file_name`.
+
+    The same result as `analyse_file` on the same bytes, apart from `file_name`."""
+    import hashlib
+
+    from bonefrac.imaging.io import load_image
+
+    image = load_image(data, name=name)
+    finding = analyser.analyse(image, min_confidence=conf, iou=iou)
+    result = image_result(
+        analyser,
+        finding,
+        image,
+        size_bytes=len(data),
+        sha256=hashlib.sha256(data).hexdigest(),
+        file_name=name,
     )
     return image, finding, result
 

@@ -1,6 +1,6 @@
 """`bonefrac predict --cluster ray[://ADDRESS]`: the same analysis on a Ray cluster, with Ray Data.
 
-    run = predict_on_ray(collect_inputs(["archive/"]), RayJob(model, out=Path("scored"), workers=2))
+    run = predict_on_ray(collect_sources(["archive/", "s3://bucket/wrist/"]), RayJob(model, Path("scored")))
     run.done, run.skipped, run.failed, run.images_per_s
 
 The inputs stream through `map_batches` to a pool of actors, each holding one `FractureAnalyser` (loaded
@@ -9,10 +9,14 @@ as JSON (`result_json`, the public schema) beside flat columns for queries; anno
 A rerun skips every image already in the results (done or failed), so an interrupted run resumes where it
 stopped; a bad file becomes a `failed` row with the reason and the run goes on.
 
+Sources are local files, folders and globs (`batch.collect_inputs`) and `s3://BUCKET/PREFIX` URIs of an
+S3-compatible object store (`object_store`): the driver lists the prefix, each actor reads the bytes of its
+own objects, and the rows name the object's URI.
+
 `cluster` "ray" starts a Ray cluster on this machine (loopback only, usage statistics off); "ray://HOST:PORT"
 joins an existing one through Ray Client. The workers read the input paths and write the output folder
-themselves, so on a remote cluster both must be on storage every node sees, and bonefrac must be installed
-on the nodes.
+themselves, so on a remote cluster both must be on storage every node sees (and the nodes need credentials
+for the object store), and bonefrac must be installed on the nodes.
 """
 
 from __future__ import annotations
@@ -21,13 +25,28 @@ import json
 import logging
 import os
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from pathlib import Path
-from typing import Any
+from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING, Any, Protocol
 
 from bonefrac.errors import BonefracError, ConfigError
-from bonefrac.infer.batch import InputFile, analyse_file, annotated, result_document
+from bonefrac.infer.batch import (
+    InputFile,
+    analyse_bytes,
+    analyse_file,
+    annotated,
+    collect_inputs,
+    result_document,
+    unique_stems,
+)
 from bonefrac.infer.engines import DEFAULT_ENGINE
+from bonefrac.infer.object_store import ObjectInput, ObjectStore, is_object_uri, list_images, read_object
+
+if TYPE_CHECKING:
+    from bonefrac.infer.analysis import ImageFinding
+    from bonefrac.infer.result_schema import ImageResult
+    from bonefrac.records import Radiograph
 
 logger = logging.getLogger(__name__)
 
@@ -53,6 +72,16 @@ COLUMNS: tuple[str, ...] = (
 )
 
 
+class RaySource(Protocol):
+    """One input of a Ray run: the name its row carries (a path or an s3:// URI) and its output stem."""
+
+    @property
+    def source(self) -> str: ...
+
+    @property
+    def output_stem(self) -> str: ...
+
+
 @dataclass(frozen=True)
 class RayJob:
     """How to run: the model and engine, the output folder, the pool of actors and the analysis options."""
@@ -68,6 +97,8 @@ class RayJob:
     save_images: bool = True
     batch_size: int = 8
     local_cpus: int | None = None  # CPUs of the local cluster (None: workers x threads + 1 for the writer)
+    # where s3:// sources are served; read from this process's AWS_* variables when the job is made
+    object_store: ObjectStore = field(default_factory=ObjectStore.from_environment)
 
 
 @dataclass
@@ -84,6 +115,23 @@ class RayRun:
     @property
     def images_per_s(self) -> float:
         return self.done / self.seconds if self.seconds > 0 else 0.0
+
+
+def collect_sources(arguments: Sequence[str | Path], store: ObjectStore | None = None) -> list[RaySource]:
+    """The local files, folders and globs (as the plain command collects them), then the image objects below
+    each s3:// URI; each once, with output stems unique over all of them."""
+    store = store or ObjectStore.from_environment()
+    local = [argument for argument in arguments if not is_object_uri(argument)]
+    names: list[Path | str] = [item.path for item in collect_inputs(local)] if local else []
+    for argument in arguments:
+        if is_object_uri(argument):
+            names.extend(list_images(str(argument), store))
+    unique = list(dict.fromkeys(names))
+    stems = unique_stems(PurePosixPath(name) if isinstance(name, str) else name for name in unique)
+    return [
+        ObjectInput(name, stem) if isinstance(name, str) else InputFile(name, stem)
+        for name, stem in zip(unique, stems, strict=True)
+    ]
 
 
 def parse_cluster(cluster: str) -> str | None:
@@ -106,6 +154,7 @@ class ImageAnalyser:
         self.job = job
         self.analyser = FractureAnalyser.from_model(job.model_path, threads=job.threads, engine=job.engine)
         self.images_dir = job.out / IMAGES_FOLDER
+        self.objects: Any = None  # the object store's filesystem, opened at the first s3:// source
 
     def __call__(self, batch: dict[str, Any]) -> Any:
         import pyarrow as pa
@@ -114,11 +163,20 @@ class ImageAnalyser:
         rows = [self.row(str(name), str(stem)) for name, stem in pairs]
         return pa.Table.from_pylist(rows, schema=results_schema())
 
+    def analyse(self, file_name: str) -> tuple[Radiograph, ImageFinding, ImageResult]:
+        """Read and analyse one source: a local path, or an s3:// object whose bytes this actor reads."""
+        conf, iou = self.job.conf, self.job.iou
+        if not is_object_uri(file_name):
+            return analyse_file(Path(file_name), self.analyser, conf=conf, iou=iou)
+        if self.objects is None:
+            self.objects = self.job.object_store.filesystem()
+        data = read_object(self.objects, file_name)
+        return analyse_bytes(data, file_name, self.analyser, conf=conf, iou=iou)
+
     def row(self, file_name: str, stem: str) -> dict[str, Any]:
         """One image's Parquet row; a file that cannot be used gives a failed row, never an exception."""
-        path = Path(file_name)
         try:
-            image, finding, result = analyse_file(path, self.analyser, conf=self.job.conf, iou=self.job.iou)
+            image, finding, result = self.analyse(file_name)
             image_path = None
             if self.job.save_images:
                 from bonefrac.imaging.render import encode_png
@@ -127,7 +185,7 @@ class ImageAnalyser:
                 image_path = self.images_dir / f"{stem}.png"
                 image_path.write_bytes(encode_png(annotated(image, finding)))
         except (BonefracError, ValueError, OSError) as exc:
-            logger.warning("%s: skipped (%s)", path, exc)
+            logger.warning("%s: skipped (%s)", file_name, exc)
             failed = {"file_name": file_name, "output_stem": stem, "status": "failed", "error": str(exc)}
             return {**dict.fromkeys(COLUMNS), **failed}
         boxes = result.detections
@@ -209,7 +267,7 @@ def _start_ray(job: RayJob) -> Any:
     return ray
 
 
-def predict_on_ray(items: list[InputFile], job: RayJob) -> RayRun:
+def predict_on_ray(items: Sequence[RaySource], job: RayJob) -> RayRun:
     """Analyse every input not yet in OUT/results on Ray; returns what this run did."""
     if job.workers < 1 or job.threads < 1 or job.batch_size < 1:
         raise ConfigError(
@@ -218,7 +276,7 @@ def predict_on_ray(items: list[InputFile], job: RayJob) -> RayRun:
         )
     job = replace(job, model_path=Path(job.model_path).resolve(), out=Path(job.out).resolve())
     already = {str(row["file_name"]) for row in read_results(job.out, columns=["file_name"])}
-    todo = [item for item in items if str(item.path) not in already]
+    todo = [item for item in items if item.source not in already]
     run = RayRun(total=len(items), skipped=len(items) - len(todo))
     if not todo:
         return run
@@ -231,7 +289,7 @@ def predict_on_ray(items: list[InputFile], job: RayJob) -> RayRun:
 
         context = ray.data.DataContext.get_current()
         context.enable_progress_bars = False
-        rows = [{"file_name": str(item.path), "output_stem": item.output_stem} for item in todo]
+        rows = [{"file_name": item.source, "output_stem": item.output_stem} for item in todo]
         dataset = ray.data.from_items(rows).map_batches(
             ImageAnalyser,
             fn_constructor_args=(job,),
@@ -243,7 +301,7 @@ def predict_on_ray(items: list[InputFile], job: RayJob) -> RayRun:
     finally:
         ray.shutdown()
     run.seconds = time.perf_counter() - started - run.startup_s
-    names = {str(item.path) for item in todo}
+    names = {item.source for item in todo}
     columns = ["file_name", "status", "error"]
     written = [r for r in read_results(job.out, columns) if r["file_name"] in names]
     run.done = len(written)
