@@ -5,7 +5,11 @@
 # The UI offers demo radiographs prepared into .data/demo (ignored) at each start: FracAtlas test images picked
 # by rule when FracAtlas is there (BONEFRAC_FRACATLAS, else ../shared/data/fracatlas), else synthetic images.
 #
-# Environment knobs: BONEFRAC_MODEL_PATH (serve this model instead), BONEFRAC_PORT (8000),
+# The models run on OpenVINO in bfloat16 where the CPU computes in it natively (BONEFRAC_ENGINE=openvino-bf16):
+# the fastest engine that keeps the model's accuracy (bench/RESULTS.md); float32 on other CPUs.
+#
+# Environment knobs: BONEFRAC_ENGINE (onnxruntime, openvino or openvino-bf16), BONEFRAC_MODEL_PATH (serve this
+# model instead), BONEFRAC_PORT (8000),
 # BONEFRAC_UI_PORT (8501), BONEFRAC_SERVE_VENV (.venv-serve), BONEFRAC_TRAIN_PYTHON (a Python with the train
 # extra to make the stand-in when a checkout has no deploy/model/model.onnx; default: the test environment .venv),
 # BONEFRAC_FRACATLAS (where FracAtlas is, for the demo radiographs). A taken port stops the start at once, with
@@ -23,17 +27,20 @@ DEMO_DIR=.data/demo
 DEFAULT_MODEL=deploy/model/model.onnx
 export BONEFRAC_AUDIT_DB_URL=${BONEFRAC_AUDIT_DB_URL:-sqlite:///.data/audit.db}
 export BONEFRAC_CACHE=${BONEFRAC_CACHE:-$PWD/.cache/bonefrac}
+export BONEFRAC_ENGINE=${BONEFRAC_ENGINE:-openvino-bf16}
+SERVE_EXTRAS=serve,openvino
 mkdir -p .data
 
 say() { printf '\033[1m[make run]\033[0m %s\n' "$*"; }
 
-# 1. the serving environment: bonefrac[serve] only (no torch)
-if [[ ! -f "$SERVE_VENV/.installed" || pyproject.toml -nt "$SERVE_VENV/.installed" ]]; then
-    say "setting up $SERVE_VENV with the serving dependencies (pip install -e .[serve]) ..."
+# 1. the serving environment: bonefrac[serve,openvino] (no torch)
+if [[ ! -f "$SERVE_VENV/.installed" || pyproject.toml -nt "$SERVE_VENV/.installed" \
+      || "$(cat "$SERVE_VENV/.installed")" != "$SERVE_EXTRAS" ]]; then
+    say "setting up $SERVE_VENV with the serving dependencies (pip install -e .[$SERVE_EXTRAS]) ..."
     test -x "$SERVE_VENV/bin/python" || "$PYTHON" -m venv "$SERVE_VENV"
     "$SERVE_VENV/bin/python" -m pip install --disable-pip-version-check -q --upgrade pip
-    "$SERVE_VENV/bin/python" -m pip install --disable-pip-version-check -q -e '.[serve]'
-    touch "$SERVE_VENV/.installed"
+    "$SERVE_VENV/bin/python" -m pip install --disable-pip-version-check -q -e ".[$SERVE_EXTRAS]"
+    echo "$SERVE_EXTRAS" > "$SERVE_VENV/.installed"
 fi
 BONEFRAC="$SERVE_VENV/bin/bonefrac"
 

@@ -27,6 +27,8 @@ from podman_support import (
     tool_env,
 )
 
+from bonefrac.infer.int8_choice import detector_file
+
 
 @pytest.fixture(scope="session")
 def podman_ready() -> dict[str, str]:
@@ -86,7 +88,10 @@ def built_images(podman_ready: dict[str, str], tiny_onnx_model: Path) -> BuiltIm
         api=env["BONEFRAC_API_IMAGE"],
         ui=env["BONEFRAC_UI_IMAGE"],
         proxy=env["BONEFRAC_PROXY_IMAGE"],
-        model_sha256=hashlib.sha256((MODEL_STAGE / "model.onnx").read_bytes()).hexdigest(),
+        # the image prefers the int8 copy its card ships (BONEFRAC_PREFER_INT8=1)
+        model_sha256=hashlib.sha256(
+            detector_file(MODEL_STAGE / "model.onnx", prefer_int8=True)[0].read_bytes()
+        ).hexdigest(),
         sizes_mb=sizes,
         env=env,
     )
