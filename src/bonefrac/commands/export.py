@@ -19,9 +19,9 @@ def export(
     int8: bool = typer.Option(
         False,
         "--int8",
-        help="Also write model.int8.onnx (static QDQ, the modules most sensitive on the parity images kept in "
-        "float) and measure it; calibrated on 64 train images when --parity-data is a data.yaml, else on the "
-        "parity images. `bonefrac quantize` then decides on a test split whether it keeps its accuracy.",
+        help="Also write model.int8.onnx (static QDQ, the modules most sensitive on the parity images kept "
+        "in float) and measure it; calibrated on 64 train images when --parity-data is a data.yaml, else on "
+        "the parity images. `bonefrac quantize` then decides on a test split whether it keeps its accuracy.",
     ),
     parity_data: Path | None = typer.Option(
         None,

@@ -30,6 +30,7 @@ def load_image(
     frame: int | None = None,
     name: str | None = None,
     allow_truncated: bool = False,
+    strict_jpeg: bool = False,
 ) -> Radiograph:
     """Decode a radiograph file (a path, or its bytes) into RGB uint8 pixels plus metadata.
 
@@ -38,6 +39,8 @@ def load_image(
     file (required there); `name` is used in error messages (defaults to the file name, or "image").
     `allow_truncated=True` decodes a JPEG whose end is missing as OpenCV (and so ultralytics training) does:
     the missing rows become mid-grey and metadata["truncated"] is True. By default such files are refused.
+    `strict_jpeg=True` also refuses a JPEG with corrupt data anywhere (which Pillow would decode quietly, the
+    bad rows grey), decoding grey and RGB JPEGs once with the strict decoder (what the service does).
     Raises ImageError with what was wrong and what is accepted.
     """
     if max_pixels <= 0:
@@ -55,7 +58,13 @@ def load_image(
         from bonefrac.imaging.raster import decode_raster
 
         pixels, metadata = decode_raster(
-            data, fmt, max_pixels=max_pixels, frame=frame, what=what, allow_truncated=allow_truncated
+            data,
+            fmt,
+            max_pixels=max_pixels,
+            frame=frame,
+            what=what,
+            allow_truncated=allow_truncated,
+            strict_jpeg=strict_jpeg,
         )
     metadata = {"format": fmt, "name": what, "file_bytes": len(data), **metadata}
     pixels = np.ascontiguousarray(pixels, dtype=np.uint8)

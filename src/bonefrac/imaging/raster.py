@@ -19,6 +19,7 @@ import numpy as np
 from PIL import Image, features
 
 from bonefrac.errors import ImageError
+from bonefrac.imaging.jpeg_integrity import check_jpeg_intact, decode_jpeg_strict
 from bonefrac.imaging.limits import check_pixel_count, choose_frame
 from bonefrac.imaging.sniff import PILLOW_FORMATS
 from bonefrac.imaging.tonemap import (
@@ -37,12 +38,21 @@ _EXIF_ORIENTATION = 0x0112
 
 
 def decode_raster(
-    data: bytes, fmt: str, *, max_pixels: int, frame: int | None, what: str, allow_truncated: bool = False
+    data: bytes,
+    fmt: str,
+    *,
+    max_pixels: int,
+    frame: int | None,
+    what: str,
+    allow_truncated: bool = False,
+    strict_jpeg: bool = False,
 ) -> tuple[np.ndarray, dict[str, Any]]:
     """Decode an image file's bytes (already sniffed as `fmt`) to (H, W, 3) uint8 RGB plus metadata.
 
     `allow_truncated`: a JPEG without its end-of-image marker gets one appended, so libjpeg fills the missing
     rows with mid-grey (what OpenCV does) instead of Pillow refusing it; no global Pillow setting is changed.
+    `strict_jpeg`: a JPEG with any corrupt or missing data is refused (ImageError); grey and RGB JPEGs are
+    then decoded once, by the strict decoder, to the same pixels Pillow gives.
     """
     if fmt == "webp" and not features.check("webp"):
         raise ImageError(f"{what}: WebP decoding needs Pillow built with libwebp; convert the image to PNG")
@@ -58,8 +68,9 @@ def decode_raster(
         raise ImageError(f"{what}: not a readable {fmt.upper()} file ({type(exc).__name__}: {exc})") from exc
     try:
         with image:
+            strict = data if strict_jpeg and fmt == "jpeg" else None
             pixels, metadata, orientation = _decode_opened(
-                image, max_pixels=max_pixels, frame=frame, what=what
+                image, max_pixels=max_pixels, frame=frame, what=what, strict_jpeg=strict
             )
     except ImageError:
         raise
@@ -75,9 +86,10 @@ def decode_raster(
 
 
 def _decode_opened(
-    image: Image.Image, *, max_pixels: int, frame: int | None, what: str
+    image: Image.Image, *, max_pixels: int, frame: int | None, what: str, strict_jpeg: bytes | None = None
 ) -> tuple[np.ndarray, dict[str, Any], int]:
-    """Pixels, metadata and the EXIF orientation still to apply, for an opened (not yet loaded) image."""
+    """Pixels, metadata and the EXIF orientation still to apply, for an opened (not yet loaded) image.
+    `strict_jpeg`: the JPEG's bytes, to decode strictly (once, when the image is grey or RGB)."""
     frames = int(getattr(image, "n_frames", 1))
     index = choose_frame(frames, frame, what)
     if index:
@@ -85,12 +97,20 @@ def _decode_opened(
     width, height = image.size
     check_pixel_count(width, height, max_pixels, what)
     orientation = _orientation(image)
-    image.load()
-    # Pillow's TIFF loader turns the pixels upright itself (and reports the upright size), then drops the tag.
-    still_to_apply = orientation if _orientation(image) == orientation else 1
+    if strict_jpeg is not None and image.mode in ("L", "RGB"):
+        decoded = decode_jpeg_strict(strict_jpeg, image.mode, what)
+        pixels, extra = (gray_to_rgb(decoded) if decoded.ndim == 2 else decoded), {}
+        still_to_apply = orientation  # a JPEG's EXIF orientation is applied by the caller
+    else:
+        if strict_jpeg is not None:
+            check_jpeg_intact(strict_jpeg, what)
+        image.load()
+        # Pillow's TIFF loader turns the pixels upright itself (and reports the upright size), then drops
+        # the tag.
+        still_to_apply = orientation if _orientation(image) == orientation else 1
+        pixels, extra = _to_rgb(image, what)
     if still_to_apply == 1 and orientation >= 5:
         width, height = height, width
-    pixels, extra = _to_rgb(image, what)
     metadata: dict[str, Any] = {
         "original_width": width,
         "original_height": height,

@@ -13,7 +13,6 @@ from typing import TYPE_CHECKING
 from bonefrac.card.record import MARKDOWN_FILENAME, markdown_path_for
 from bonefrac.errors import ConfigError, ImageError
 from bonefrac.imaging.header import declared_pixels
-from bonefrac.imaging.jpeg_integrity import check_jpeg_intact
 from bonefrac.imaging.sniff import sniff_format
 from bonefrac.infer.analysis import Classifier, Detector, FractureAnalyser
 from bonefrac.infer.int8_choice import detector_file
@@ -227,10 +226,8 @@ class Service:
             from bonefrac.imaging.io import load_image
 
             started = time.perf_counter()
-            if sniff_format(upload.data[:16]) == "jpeg":  # cheaper than the full decode: first
-                check_jpeg_intact(upload.data, "upload")
-            # the file's name is never used: it can carry patient data
-            radiograph = load_image(upload.data, max_pixels=max_pixels, name="upload")
+            # the file's name is never used: it can carry patient data; a JPEG with corrupt data is refused
+            radiograph = load_image(upload.data, max_pixels=max_pixels, name="upload", strict_jpeg=True)
             finding = analyser.analyse(radiograph, min_confidence=min_confidence)
             png, drawn = None, None
             if annotate or (dicom is not None and dicom.capture):
