@@ -140,3 +140,17 @@ def test_bf16_engine_runs_in_the_precision_the_cpu_has_and_finds_the_same_boxes(
     assert max(score_moves) < 0.1
     if not native_bf16:  # float32 fallback: onnxruntime's numbers
         assert max(score_moves) < 1e-3
+
+
+def test_openvino_gives_each_concurrent_caller_its_own_stream():
+    """Requests on one OpenVINO stream wait for each other: a service running two inferences at once needs
+    two streams of `threads` each, or it runs on one core."""
+    pytest.importorskip("openvino")
+    runner = open_runner(SHIPPED, 1, engine="openvino-bf16", make_hint="", concurrency=2)
+    compiled = runner._compiled  # type: ignore[attr-defined]
+    expected = min(2, os.cpu_count() or 1)  # OpenVINO runs no more streams than the CPU has cores
+    assert int(compiled.get_property("NUM_STREAMS")) == expected
+    single = open_runner(SHIPPED, 2, engine="openvino", make_hint="")
+    assert int(single._compiled.get_property("NUM_STREAMS")) == 1  # type: ignore[attr-defined]
+    with pytest.raises(ValueError, match="concurrency must be >= 1"):
+        open_runner(SHIPPED, 1, engine="openvino", make_hint="", concurrency=0)

@@ -99,7 +99,8 @@ def _decode_opened(
     orientation = _orientation(image)
     if strict_jpeg is not None and image.mode in ("L", "RGB"):
         decoded = decode_jpeg_strict(strict_jpeg, image.mode, what)
-        pixels, extra = (gray_to_rgb(decoded) if decoded.ndim == 2 else decoded), {}
+        pixels = gray_to_rgb(decoded) if decoded.ndim == 2 else decoded
+        extra: dict[str, Any] = {}
         still_to_apply = orientation  # a JPEG's EXIF orientation is applied by the caller
     else:
         if strict_jpeg is not None:

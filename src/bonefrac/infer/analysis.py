@@ -84,14 +84,21 @@ class FractureAnalyser:
 
     @classmethod
     def from_model(
-        cls, model_path: Path | str, threads: int | None = None, engine: str = DEFAULT_ENGINE
+        cls,
+        model_path: Path | str,
+        threads: int | None = None,
+        engine: str = DEFAULT_ENGINE,
+        concurrency: int = 1,
     ) -> FractureAnalyser:
         """The detector at `model_path` and, when its card names one, the classifier beside it, both run by
-        `engine` (onnxruntime or openvino)."""
+        `engine` (onnxruntime or openvino) for up to `concurrency` callers at once."""
         from bonefrac.infer.predictor import Predictor
 
-        detector = Predictor(model_path, threads=threads, engine=engine)
-        return cls(detector, load_card_classifier(detector.card, Path(model_path).parent, threads, engine))
+        detector = Predictor(model_path, threads=threads, engine=engine, concurrency=concurrency)
+        classifier = load_card_classifier(
+            detector.card, Path(model_path).parent, threads, engine, concurrency
+        )
+        return cls(detector, classifier)
 
     @property
     def tiered(self) -> bool:
@@ -145,7 +152,11 @@ def _described(engine: object, fallback: dict[str, Any]) -> dict[str, Any]:
 
 
 def load_card_classifier(
-    card: ModelCard, folder: Path, threads: int | None, engine: str = DEFAULT_ENGINE
+    card: ModelCard,
+    folder: Path,
+    threads: int | None,
+    engine: str = DEFAULT_ENGINE,
+    concurrency: int = 1,
 ) -> Classifier | None:
     """The classifier the card names (checked against its sha256), or None when it names none."""
     if card.classifier is None:
@@ -158,7 +169,7 @@ def load_card_classifier(
             f"the model card names the classifier {card.classifier.file} (sha256 "
             f"{card.classifier.sha256[:12]}...), but {path} does not exist; keep it beside the model"
         )
-    classifier = FractureClassifier(path, threads=threads, engine=engine)
+    classifier = FractureClassifier(path, threads=threads, engine=engine, concurrency=concurrency)
     if classifier.sha256 != card.classifier.sha256:
         raise ModelError(
             f"{path} has sha256 {classifier.sha256[:12]}..., the model card names "

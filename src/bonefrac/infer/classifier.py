@@ -37,6 +37,7 @@ class FractureClassifier:
         *,
         use_cv2: bool = True,
         engine: str = DEFAULT_ENGINE,
+        concurrency: int = 1,
     ) -> None:
         from bonefrac.hashing import file_sha256
 
@@ -46,6 +47,7 @@ class FractureClassifier:
             threads,
             providers,
             engine=engine,
+            concurrency=concurrency,
             make_hint="make one with `bonefrac classify export runs/classifier/<run>/weights/best.pt`",
         )
         self.engine = engine

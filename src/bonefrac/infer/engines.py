@@ -87,7 +87,9 @@ class OpenVinoRunner:
     """An OpenVINO model compiled for the CPU in float32 (`openvino`) or bfloat16 where the CPU has it
     (`openvino-bf16`)."""
 
-    def __init__(self, model_path: Path, threads: int | None, engine: str = "openvino") -> None:
+    def __init__(
+        self, model_path: Path, threads: int | None, engine: str = "openvino", concurrency: int = 1
+    ) -> None:
         self.engine = engine
         try:
             import openvino as ov
@@ -105,12 +107,14 @@ class OpenVinoRunner:
             raise ModelError(
                 f"{model_path} has {len(self._model.inputs)} inputs; the engines take models with one"
             )
+        # One CPU stream per caller that may run at once: requests on one stream wait for each other.
         config: dict[str, Any] = {
             "INFERENCE_PRECISION_HINT": OPENVINO_PRECISION[engine],
             "PERFORMANCE_HINT": "LATENCY",
+            "NUM_STREAMS": int(concurrency),
         }
         if threads is not None:
-            config["INFERENCE_NUM_THREADS"] = int(threads)
+            config["INFERENCE_NUM_THREADS"] = int(threads) * int(concurrency)
         try:
             self._compiled = core.compile_model(self._model, "CPU", config)
         except Exception as exc:
@@ -156,12 +160,16 @@ def open_runner(
     *,
     engine: str = DEFAULT_ENGINE,
     make_hint: str,
+    concurrency: int = 1,
 ) -> ModelRunner:
-    """The model at `model_path` loaded by `engine`; ModelError says what is wrong with the file."""
+    """The model at `model_path` loaded by `engine`; ModelError says what is wrong with the file.
+    `concurrency`: how many threads may run it at once (OpenVINO gives each its own stream of `threads`)."""
     check_engine(engine)
+    if concurrency < 1:
+        raise ValueError(f"concurrency must be >= 1, got {concurrency}")
     path = check_model_file(model_path, threads, make_hint)
     if engine in OPENVINO_PRECISION:
         if providers:
             raise ConfigError(f"onnxruntime providers {providers} do not apply to the {engine} engine")
-        return OpenVinoRunner(path, threads, engine)
+        return OpenVinoRunner(path, threads, engine, concurrency)
     return OnnxRuntimeRunner(path, threads, providers)

@@ -83,6 +83,7 @@ class Predictor:
         *,
         use_cv2: bool = True,
         engine: str = DEFAULT_ENGINE,
+        concurrency: int = 1,
     ) -> None:
         self.model_path = Path(model_path)
         self._runner = open_runner(
@@ -90,6 +91,7 @@ class Predictor:
             threads,
             providers,
             engine=engine,
+            concurrency=concurrency,
             make_hint="make one from a .pt with `bonefrac export --weights best.pt`",
         )
         self.engine = engine

@@ -22,15 +22,16 @@ def load_analyser(
     detector: Detector | None = None,
     classifier: Classifier | None = None,
     engine: str = DEFAULT_ENGINE,
+    concurrency: int = 1,
 ) -> FractureAnalyser:
     """The injected engines when a detector is given, else the model at `model_path` with the classifier its
     card names (checked against the card's sha256), run by `engine`; ModelError when a file is missing or
-    unusable."""
+    unusable. `concurrency`: the inferences the service runs at once."""
     if detector is not None:
         return FractureAnalyser(detector, classifier)
     if not Path(model_path).is_file():
         raise ModelError(f"model file not found: {model_path} (set BONEFRAC_MODEL_PATH or --model)")
-    return FractureAnalyser.from_model(model_path, threads=threads, engine=engine)
+    return FractureAnalyser.from_model(model_path, threads=threads, engine=engine, concurrency=concurrency)
 
 
 def warm_up(analyser: FractureAnalyser) -> None:

@@ -115,6 +115,7 @@ class Service:
                 self._engine,
                 self._classifier,
                 engine=self.settings.engine,
+                concurrency=self.settings.max_concurrent + 1,  # the slots and the large-image lane
             )
             warm_up(analyser)
         except Exception as exc:  # the service stays up and says why it is not ready
