@@ -4,7 +4,9 @@
 
 The int8 copy is calibrated on `--calibration-count` FracAtlas *train* radiographs (evenly spread over the
 split, prepared as the engine prepares a request), with the head's decode, class sigmoid and last learned
-convolutions in float (`bonefrac.export.quantize`). Both models are evaluated on the test split with
+convolutions in float (`bonefrac.export.quantize`), and, with `--mixed`, the modules whose rounding alone
+moves the highest score of 40 *val* radiographs most (`quantize_mixed_int8`, what `bonefrac quantize`
+does). Both models are evaluated on the test split with
 `bonefrac evaluate` at the card's threshold (no bootstrap); int8 keeps its accuracy when its box mAP50 and
 its image AUROC (the detector's highest box as the image score) are both within `--tolerance` of fp32's.
 The int8 file stays in `--out` (an ignored folder); copy it beside the model only when it keeps accuracy.
@@ -55,12 +57,13 @@ def main() -> None:
     parser.add_argument("--calibration-count", type=int, default=64)
     parser.add_argument("--method", default="minmax", help="minmax, percentile or entropy")
     parser.add_argument("--whole-head", action="store_true", help="keep the whole detect head in float")
+    parser.add_argument("--mixed", action="store_true", help="keep the most sensitive modules in float")
     parser.add_argument("--tolerance", type=float, default=0.01)
     parser.add_argument("--out", type=Path, default=REPO / ".data" / "int8")
     parser.add_argument("--record", action="store_true", help="append a row to bench/RESULTS.md")
     args = parser.parse_args()
 
-    from bonefrac.export.quantize import quantize_int8
+    from bonefrac.export.quantize import quantize_int8, quantize_mixed_int8
     from bonefrac.export.samples import load_samples
     from bonefrac.infer.predictor import Predictor
 
@@ -68,17 +71,27 @@ def main() -> None:
     fp32 = Predictor(args.model)
     threshold = fp32.default_conf
     calibration = [image for _, image in load_samples(args.data, split="train", count=args.calibration_count)]
-    tag = f"{args.method}-{len(calibration)}" + ("-head" if args.whole_head else "")
+    tag = (
+        f"{args.method}-{len(calibration)}"
+        + ("-head" if args.whole_head else "")
+        + ("-mixed" if args.mixed else "")
+    )
     out = args.out / tag
     out.mkdir(parents=True, exist_ok=True)
-    int8_path = quantize_int8(
-        args.model,
-        out / "model.int8.onnx",
-        calibration,
-        fp32.input_size,
-        method=args.method,
-        whole_head=args.whole_head,
-    )
+    kept_float = ""
+    if args.mixed:
+        probes = [image for _, image in load_samples(args.data, split="val", count=40)]
+        mixed = quantize_mixed_int8(args.model, out / "model.int8.onnx", calibration, probes, fp32.input_size)
+        int8_path, kept_float = mixed.path, ", modules " + ", ".join(mixed.float_modules) + " in float"
+    else:
+        int8_path = quantize_int8(
+            args.model,
+            out / "model.int8.onnx",
+            calibration,
+            fp32.input_size,
+            method=args.method,
+            whole_head=args.whole_head,
+        )
     fp32_eval = evaluate(args.model, args.data, threshold, args.out / "eval-fp32-fixed")
     int8_eval = evaluate(int8_path, args.data, threshold, out / "eval-int8")
     metrics = {
@@ -89,7 +102,8 @@ def main() -> None:
     seconds = time.perf_counter() - started
     summary = {
         "calibration": f"{len(calibration)} FracAtlas train radiographs, {args.method}"
-        + (", whole detect head in float" if args.whole_head else ""),
+        + (", whole detect head in float" if args.whole_head else "")
+        + kept_float,
         "threshold": threshold,
         "map50": metrics["map50"],
         "image_auroc": metrics["auroc"],
