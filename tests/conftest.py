@@ -116,6 +116,29 @@ def tiny_onnx_model(tmp_path_factory: pytest.TempPathFactory, tiny_pt_weights: P
     return target
 
 
+@pytest.fixture
+def shipped_folder(tiny_onnx_model: Path, tmp_path: Path) -> Path:
+    """A model folder as `bonefrac export` and an evaluation on val leave it: tiny_onnx_model as model.onnx
+    and a card whose operating point was chosen on val."""
+    from bonefrac.card.record import ModelCard, OperatingPoint, write_model_card
+    from bonefrac.hashing import file_sha256
+
+    folder = tmp_path / "model"
+    folder.mkdir()
+    shutil.copyfile(tiny_onnx_model, folder / "model.onnx")
+    point = OperatingPoint(threshold=0.1065, rule="max_f1", split="val", sensitivity=0.9, specificity=0.5)
+    card = ModelCard(
+        name="shipped",
+        version="1",
+        class_names=["fractured"],
+        input_size=64,
+        operating_point=point,
+        weights_sha256=file_sha256(folder / "model.onnx"),
+    )
+    write_model_card(card, folder / "model_card.json")
+    return folder
+
+
 @pytest.fixture(scope="session")
 def tiny_classifier_run(tmp_path_factory: pytest.TempPathFactory, synthetic_dataset: Path) -> Path:
     """A finished classifier run folder: 2 epochs at imgsz 64 on the synthetic set (for plumbing)."""

@@ -9,7 +9,7 @@ import sys
 import pytest
 from typer.testing import CliRunner
 
-from bonefrac.card.record import ModelCard, OperatingPoint, read_model_card, write_model_card
+from bonefrac.card.record import read_model_card
 from bonefrac.cli import app
 from bonefrac.errors import ConfigError, EvaluationError, ModelError
 from bonefrac.evaluate.eval_file import read_eval_report
@@ -146,25 +146,6 @@ def test_evaluate_onnx_through_the_service_predictor(tiny_onnx_model, synthetic_
     card = read_model_card(model.parent / "model_card.json")
     assert (card.operating_point.rule, card.operating_point.split) == ("max_f1", "val")
     assert card.operating_point.threshold == pytest.approx(evaluation.image.threshold)
-
-
-@pytest.fixture
-def shipped_folder(tiny_onnx_model, synthetic_dataset, tmp_path):
-    """A model folder as shipped: model.onnx and a card whose operating point was chosen on val."""
-    folder = tmp_path / "model"
-    folder.mkdir()
-    shutil.copyfile(tiny_onnx_model, folder / "model.onnx")
-    point = OperatingPoint(threshold=0.1065, rule="max_f1", split="val", sensitivity=0.9, specificity=0.5)
-    card = ModelCard(
-        name="shipped",
-        version="1",
-        class_names=["fractured"],
-        input_size=64,
-        operating_point=point,
-        weights_sha256=file_sha256(folder / "model.onnx"),
-    )
-    write_model_card(card, folder / "model_card.json")
-    return folder
 
 
 def _evaluate(folder, data, *extra):

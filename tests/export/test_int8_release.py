@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from bonefrac.card.record import ModelCard, OperatingPoint, read_model_card, write_model_card
+from bonefrac.card.record import read_model_card
 from bonefrac.cli import app
 from bonefrac.errors import ExportError
 from bonefrac.export.int8_release import release_int8
@@ -57,29 +57,11 @@ def test_mixed_int8_keeps_the_chosen_modules_in_float_and_quantizes_the_rest(tin
         assert inside and all(feed != "DequantizeLinear" for feed in inside), module
 
 
-@pytest.fixture
-def exported_folder(tiny_onnx_model, tmp_path):
-    folder = tmp_path / "model"
-    folder.mkdir()
-    shutil.copyfile(tiny_onnx_model, folder / "model.onnx")
-    point = OperatingPoint(threshold=0.1065, rule="max_f1", split="val", sensitivity=0.9, specificity=0.5)
-    card = ModelCard(
-        name="exported",
-        version="1",
-        class_names=["fractured"],
-        input_size=64,
-        operating_point=point,
-        weights_sha256=file_sha256(folder / "model.onnx"),
-    )
-    write_model_card(card, folder / "model_card.json")
-    return folder
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize("max_drop", [1.0, 0.0])
-def test_quantize_keeps_int8_only_when_it_keeps_accuracy(exported_folder, synthetic_dataset, max_drop):
+def test_quantize_keeps_int8_only_when_it_keeps_accuracy(shipped_folder, synthetic_dataset, max_drop):
     release = release_int8(
-        exported_folder / "model.onnx",
+        shipped_folder / "model.onnx",
         synthetic_dataset,
         calibration_count=4,
         probe_count=2,
@@ -90,14 +72,14 @@ def test_quantize_keeps_int8_only_when_it_keeps_accuracy(exported_folder, synthe
     fp32, int8 = release.fp32_eval, release.int8_eval
     drops = (fp32.box.map50.value - int8.box.map50.value, fp32.image.auroc.value - int8.image.auroc.value)
     assert release.kept is all(drop <= max_drop for drop in drops)
-    assert (exported_folder / "model.int8.onnx").exists() is release.kept
-    card = read_model_card(exported_folder / "model_card.json")
+    assert (shipped_folder / "model.int8.onnx").exists() is release.kept
+    card = read_model_card(shipped_folder / "model_card.json")
     assert card.quantization["shipped"] is release.kept
     assert card.quantization["float_modules"] == list(release.mixed.float_modules)
     assert "image AUROC" in card.quantization["decision"]
     assert card.metrics["val_int8"]["images"] == int8.counts.images
     if release.kept:
-        assert card.quantization["sha256"] == file_sha256(exported_folder / "model.int8.onnx")
+        assert card.quantization["sha256"] == file_sha256(shipped_folder / "model.int8.onnx")
     assert int8.model.sha256 == card.quantization["sha256"]
 
 
@@ -109,11 +91,11 @@ def test_quantize_refuses_a_model_without_a_card(tiny_onnx_model, synthetic_data
 
 
 @pytest.mark.slow
-def test_quantize_command_says_what_it_kept(exported_folder, synthetic_dataset):
-    args = ["quantize", "--model", str(exported_folder / "model.onnx"), "--data", str(synthetic_dataset)]
+def test_quantize_command_says_what_it_kept(shipped_folder, synthetic_dataset):
+    args = ["quantize", "--model", str(shipped_folder / "model.onnx"), "--data", str(synthetic_dataset)]
     result = runner.invoke(app, [*args, "--split", "val", "--calibration-count", "4", "--bootstrap", "0"])
     assert result.exit_code == 0, result.output
     assert "modules kept in float:" in result.output
-    kept = (exported_folder / "model.int8.onnx").exists()
+    kept = (shipped_folder / "model.int8.onnx").exists()
     assert ("keeps its accuracy" in result.output) is kept
     assert ("model.int8.onnx removed" in " ".join(result.output.split())) is not kept

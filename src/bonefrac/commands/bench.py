@@ -35,7 +35,8 @@ def bench(
     int8: Path | None = typer.Option(
         None,
         "--int8",
-        help="With --engines: its int8 copy (default: quantized now on synthetic images, for speed only).",
+        help="With --engines: its int8 copy (default: the one its card ships, else quantized now on "
+        "synthetic images, for speed only).",
     ),
     engine_sizes: list[int] = typer.Option(
         [640], "--engine-imgsz", help="With --engines: other input sizes, on YOLO11n (needs the train extra)."
@@ -89,12 +90,17 @@ def _bench_engines(
     import tempfile
 
     from bonefrac.export.engine_bench import EngineModel, run_engine_bench
+    from bonefrac.infer.int8_choice import detector_file
     from bonefrac.infer.predictor import Predictor
     from bonefrac.paths import choose_model
 
     chosen = choose_model(model).path
     own_size = Predictor(chosen).input_size
     notes = []
+    shipped = detector_file(chosen, prefer_int8=True)[0]
+    if int8 is None and shipped != chosen:
+        int8 = shipped
+        notes.append(f"{chosen.name} with the int8 copy its card ships ({shipped.name})")
     with tempfile.TemporaryDirectory(prefix="bonefrac-bench-") as tmp:
         folder = Path(tmp)
         if int8 is None:
