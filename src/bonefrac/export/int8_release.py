@@ -16,7 +16,6 @@
 from __future__ import annotations
 
 import logging
-import shutil
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -87,11 +86,8 @@ def release_int8(
     card = read_model_card(card_path)
     calibration = [image for _, image in load_samples(data, split="train", count=calibration_count)]
     probes = load_samples(data, split="val", count=probe_count)
-    with tempfile.TemporaryDirectory(prefix="bonefrac-int8-") as tmp:
-        staged = Path(tmp) / INT8_FILENAME
-        mixed = quantize_mixed_int8(model_path, staged, calibration, [p for _, p in probes], card.input_size)
-        int8_path = Path(shutil.copyfile(staged, model_path.parent / INT8_FILENAME))
-    mixed = MixedInt8(int8_path, mixed.float_modules, mixed.sensitivities)
+    int8_path = model_path.parent / INT8_FILENAME
+    mixed = quantize_mixed_int8(model_path, int8_path, calibration, [p for _, p in probes], card.input_size)
     measured = measure_int8(model_path, int8_path, probes, conf=card.operating_point.threshold)
     with tempfile.TemporaryDirectory(prefix="bonefrac-int8-eval-") as tmp:
         evaluations = Path(eval_dir) if eval_dir is not None else Path(tmp)
